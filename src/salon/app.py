@@ -1,0 +1,85 @@
+"""``create_app(settings)``: the ASGI application. Nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from salon import __version__
+from salon.config import Settings
+from salon.llm import create_provider
+from salon.services.context import AppContext
+from salon.store.blobs import BlobStore
+from salon.store.db import create_engine, ping, upgrade_database
+from salon.web.errors import install_error_handlers
+from salon.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+
+STATIC_DIR = Path(__file__).parent / "web" / "static"
+
+
+def create_app(settings: Settings, *, context: AppContext | None = None) -> FastAPI:
+    """Build the app. The database is migrated and the model provider made at startup."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = context or await build_context(settings)
+        app.state.ctx = ctx
+        try:
+            yield
+        finally:
+            if context is None:
+                await close_context(ctx)
+
+    app = FastAPI(title="Salon", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.settings = settings
+    install_error_handlers(app)
+    _include_routers(app)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    return app
+
+
+def _include_routers(app: FastAPI) -> None:
+    from salon.web.api import auths, chat, chats, files
+    from salon.web.pages import routes as pages
+
+    app.include_router(auths.router)
+    app.include_router(chat.router)
+    app.include_router(chats.router)
+    app.include_router(files.router)
+    app.include_router(pages.router)
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> Any:
+        """Ready when the database answers."""
+        try:
+            await ping(app.state.ctx.engine)
+        except Exception as exc:  # the database is down: say so, with the reason's class
+            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__,
+                                 "code": "DATABASE_UNAVAILABLE"}, status_code=503)
+        return {"status": "ok", "version": __version__}
+
+
+async def build_context(settings: Settings) -> AppContext:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.resolved_database_url)
+    await upgrade_database(engine)
+    return AppContext(
+        settings=settings,
+        engine=engine,
+        blobs=BlobStore(settings.blob_dir),
+        provider=create_provider(settings),
+    )
+
+
+async def close_context(ctx: AppContext) -> None:
+    await ctx.provider.aclose()
+    await ctx.engine.dispose()

@@ -1,0 +1,94 @@
+"""Settings: read once from the environment (``SALON_*`` plus the spec's admin variables).
+
+Build one ``Settings`` and pass it down (``create_app(settings)``); nothing reads the environment
+after that. Every field here is documented in the README's settings table (a test checks it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET = "dev-only-insecure-secret-change-me"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SALON_", extra="ignore")
+
+    env: Literal["development", "production", "test"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    data_dir: Path = Path("./data")
+    database_url: str = ""
+    secret_key: str = DEV_SECRET
+    base_url: str = ""
+    enable_signup: bool = True
+    cookie_secure: bool = False
+    session_days: int = Field(default=30, ge=1)
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_query_chars: int = Field(default=100_000, ge=1)
+    daily_message_limit: int = Field(default=0, ge=0)
+    log_level: str = "info"
+
+    llm_provider: Literal["auto", "openai", "local", "none"] = "auto"
+    llm_base_url: str = ""
+    llm_api_key: str = ""
+    llm_model: str = ""
+    llm_timeout: float = Field(default=120.0, gt=0)
+    local_model_path: str = ""
+    local_context_tokens: int = Field(default=2048, ge=256)
+    max_answer_tokens: int = Field(default=512, ge=1)
+
+    user_permissions_chat_share: bool = Field(
+        default=True,
+        validation_alias=AliasChoices(
+            "USER_PERMISSIONS_CHAT_SHARE", "SALON_PERMISSIONS_CHAT_SHARE"
+        ),
+    )
+    user_permissions_sharing_public_chat: bool = Field(
+        default=True,
+        validation_alias=AliasChoices(
+            "USER_PERMISSIONS_SHARING_PUBLIC_CHAT", "SALON_PERMISSIONS_SHARING_PUBLIC_CHAT"
+        ),
+    )
+    user_permissions_chat_clone: bool = Field(
+        default=True,
+        validation_alias=AliasChoices(
+            "USER_PERMISSIONS_CHAT_CLONE", "SALON_PERMISSIONS_CHAT_CLONE"
+        ),
+    )
+    enable_community_sharing: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("ENABLE_COMMUNITY_SHARING", "SALON_ENABLE_COMMUNITY_SHARING"),
+    )
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.env == "production" and self.secret_key == DEV_SECRET:
+            raise ValueError("SALON_SECRET_KEY must be set to a random value in production")
+        if self.env == "production" and len(self.secret_key) < 32:
+            raise ValueError("SALON_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The async SQLAlchemy URL: SQLite under the data dir unless one is configured."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'salon.db').resolve()}"
+        return normalize_database_url(url)
+
+    @property
+    def blob_dir(self) -> Path:
+        return self.data_dir / "blobs"
+
+
+def normalize_database_url(url: str) -> str:
+    """Map plain driver names to the async drivers Salon uses (aiosqlite, asyncpg)."""
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url.removeprefix(prefix)
+    return url

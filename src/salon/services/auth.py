@@ -1,0 +1,250 @@
+"""Accounts: sign-up, sign-in, sessions, API tokens, admin changes to users.
+
+Secrets are random (``secrets``); only their SHA-256 is stored, so a leaked database holds no
+usable credential. Passwords are argon2id. Session tokens and API tokens are both accepted as
+``Authorization: Bearer``; API tokens carry the ``salon_`` prefix so one lookup suffices.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from salon.domain import users as rules
+from salon.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+)
+from salon.domain.users import User
+from salon.services.context import AppContext
+from salon.store import users as repo
+from salon.store.db import transaction
+
+API_TOKEN_PREFIX = "salon_"
+MAX_TOKENS_PER_USER = 50
+SIGNIN_ATTEMPTS = 10
+SIGNIN_WINDOW_SECONDS = 15 * 60
+
+_hasher = PasswordHasher()
+# Verified when the email is unknown, so timing does not tell which emails have accounts.
+_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, and how: a cookie session carries a CSRF token, a bearer token does not."""
+
+    user: User
+    via_cookie: bool
+    csrf_token: str | None = None
+
+
+@dataclass(frozen=True)
+class NewSession:
+    user: User
+    token: str
+    csrf_token: str
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(password_hash: str, password: str) -> bool:
+    def _verify() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(_verify)
+
+
+async def create_user(
+    ctx: AppContext, *, email: str, name: str, password: str, role: str | None = None,
+    via_signup: bool = False,
+) -> User:
+    """Create an account. The first account is always an admin; open sign-up after that
+    only while ``SALON_ENABLE_SIGNUP`` is on (admins and the CLI can always create users)."""
+    clean_email = rules.normalize_email(email)
+    clean_name = rules.clean_name(name)
+    rules.check_password_strength(password)
+    if role is not None and role not in rules.ROLES:
+        raise InvalidInput(f"Unknown role {role!r}: use admin or user.", field="role")
+    password_hash = await hash_password(password)
+    async with transaction(ctx.engine) as conn:
+        first = await repo.count_users(conn) == 0
+        if via_signup and not first and not ctx.settings.enable_signup:
+            raise Forbidden("Sign-up is disabled on this server. Ask an admin for an account.",
+                            code="SIGNUP_DISABLED")
+        if await repo.get_user_with_hash(conn, clean_email):
+            raise Conflict("An account with this email already exists.", code="EMAIL_TAKEN")
+        user = User(
+            id=str(uuid.uuid4()),
+            email=clean_email,
+            name=clean_name,
+            role="admin" if first else (role or "user"),  # type: ignore[arg-type]
+            created_at=ctx.now(),
+        )
+        await repo.insert_user(conn, user=user, password_hash=password_hash)
+    return user
+
+
+async def sign_in(ctx: AppContext, *, email: str, password: str, client: str) -> NewSession:
+    """Check credentials and open a session. Failed attempts are limited per email and client."""
+    key = f"signin:{email.strip().lower()}:{client}"
+    wait = ctx.limiter.retry_after(key, limit=SIGNIN_ATTEMPTS, window=SIGNIN_WINDOW_SECONDS)
+    if wait:
+        raise RateLimited("Too many failed sign-in attempts. Try again later.",
+                          retry_after=int(wait) + 1)
+    async with ctx.engine.connect() as conn:
+        found = await repo.get_user_with_hash(conn, email.strip().lower())
+    ok = await verify_password(found[1] if found else _DUMMY_HASH, password)
+    if not found or not ok:
+        ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
+        raise Unauthenticated("The email or password is incorrect.", code="INVALID_CREDENTIALS")
+    ctx.limiter.reset(key)
+    return await open_session(ctx, found[0])
+
+
+async def open_session(ctx: AppContext, user: User) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(24)
+    now = ctx.now()
+    async with transaction(ctx.engine) as conn:
+        await repo.delete_expired_sessions(conn, now=now)
+        await repo.insert_session(
+            conn,
+            token_hash=hash_secret(token),
+            user_id=user.id,
+            csrf_token=csrf,
+            now=now,
+            expires_at=now + timedelta(days=ctx.settings.session_days),
+        )
+    return NewSession(user=user, token=token, csrf_token=csrf)
+
+
+async def sign_out(ctx: AppContext, token: str) -> None:
+    async with transaction(ctx.engine) as conn:
+        await repo.delete_session(conn, hash_secret(token))
+
+
+async def authenticate(ctx: AppContext, token: str, *, via_cookie: bool) -> Principal | None:
+    """The principal for a session or API token; None if the token is unknown or expired.
+
+    API tokens are refused in cookies (they are meant for programs, never browsers).
+    """
+    if not token or len(token) > 200:
+        return None
+    digest = hash_secret(token)
+    if token.startswith(API_TOKEN_PREFIX):
+        if via_cookie:
+            return None
+        async with transaction(ctx.engine) as conn:
+            user = await repo.get_token_user(conn, digest)
+            if user:
+                await repo.touch_api_token(conn, digest, now=ctx.now())
+        return Principal(user=user, via_cookie=False) if user else None
+    async with ctx.engine.connect() as conn:
+        found = await repo.get_session_user(conn, digest, now=ctx.now())
+    if not found:
+        return None
+    return Principal(user=found[0], via_cookie=via_cookie, csrf_token=found[1])
+
+
+async def create_api_token(ctx: AppContext, user: User, *, name: str) -> dict[str, Any]:
+    """Create a token; its secret is returned once, here, and never again."""
+    clean = " ".join(name.split())
+    if not clean or len(clean) > 100:
+        raise InvalidInput("A token name needs 1 to 100 characters.", field="name")
+    secret = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token_id = str(uuid.uuid4())
+    now = ctx.now()
+    async with transaction(ctx.engine) as conn:
+        if len(await repo.list_api_tokens(conn, user.id)) >= MAX_TOKENS_PER_USER:
+            raise InvalidInput(f"You can have at most {MAX_TOKENS_PER_USER} API tokens.")
+        await repo.insert_api_token(
+            conn,
+            token_id=token_id,
+            user_id=user.id,
+            name=clean,
+            token_hash=hash_secret(secret),
+            prefix=secret[: len(API_TOKEN_PREFIX) + 4],
+            now=now,
+        )
+    return {"id": token_id, "name": clean, "prefix": secret[: len(API_TOKEN_PREFIX) + 4],
+            "created_at": now, "last_used_at": None, "token": secret}
+
+
+async def list_api_tokens(ctx: AppContext, user: User) -> list[dict[str, Any]]:
+    async with ctx.engine.connect() as conn:
+        return await repo.list_api_tokens(conn, user.id)
+
+
+async def revoke_api_token(ctx: AppContext, user: User, token_id: str) -> None:
+    async with transaction(ctx.engine) as conn:
+        if not await repo.delete_api_token(conn, token_id=token_id, user_id=user.id):
+            raise NotFound("No such API token.", code="TOKEN_NOT_FOUND")
+
+
+async def list_users(ctx: AppContext, actor: User) -> list[User]:
+    _require_admin(actor)
+    async with ctx.engine.connect() as conn:
+        return await repo.list_users(conn)
+
+
+async def update_user_access(
+    ctx: AppContext, actor: User, user_id: str, *, role: str | None = None,
+    permissions: dict[str, object] | None = None,
+) -> User:
+    """Admin only: change a user's role and/or permission overrides."""
+    _require_admin(actor)
+    values: dict[str, Any] = {}
+    if role is not None:
+        if role not in rules.ROLES:
+            raise InvalidInput(f"Unknown role {role!r}: use admin or user.", field="role")
+        if user_id == actor.id and role != "admin":
+            raise InvalidInput("You cannot remove your own admin role.", field="role")
+        values["role"] = role
+    if permissions is not None:
+        values["permissions"] = rules.validate_permission_overrides(permissions)
+    async with transaction(ctx.engine) as conn:
+        if not await repo.update_user(conn, user_id, now=ctx.now(), **values):
+            raise NotFound("No such user.", code="USER_NOT_FOUND")
+        user = await repo.get_user(conn, user_id)
+    assert user is not None
+    return user
+
+
+def permission_defaults(ctx: AppContext) -> dict[str, bool]:
+    s = ctx.settings
+    return {
+        "chat_share": s.user_permissions_chat_share,
+        "sharing_public_chat": s.user_permissions_sharing_public_chat,
+        "chat_clone": s.user_permissions_chat_clone,
+    }
+
+
+def user_permissions(ctx: AppContext, user: User) -> dict[str, bool]:
+    return rules.effective_permissions(user.permissions, permission_defaults(ctx))
+
+
+def _require_admin(actor: User) -> None:
+    if not actor.is_admin:
+        raise Forbidden("Only an admin can do that.", code="ADMIN_REQUIRED")

@@ -1,0 +1,317 @@
+"""Sending a message: validate, store the question, stream the model's answer, store it.
+
+The question is committed before the model is asked, the answer once it is complete (or
+interrupted, or failed): a conversation never holds a half-written row. A client that goes
+away mid-answer leaves the partial answer stored with status ``interrupted``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import anyio
+
+from salon.domain.commands import Command, parse_command, unavailable_message
+from salon.domain.conversations import (
+    DEFAULT_TITLE,
+    Conversation,
+    Message,
+    clean_title,
+    message_text,
+    slugify,
+    title_from_query,
+)
+from salon.domain.errors import InvalidInput, RateLimited, TooLarge
+from salon.domain.files import MAX_FILES, MAX_IMAGES, DecodedImage, decode_image_data_url
+from salon.domain.users import User
+from salon.llm.base import ChatMessage, Chunk, GenerationParams, ProviderError
+from salon.services import conversations as conv_service
+from salon.services import files as file_service
+from salon.services.context import AppContext
+from salon.store import conversations as repo
+from salon.store.db import transaction
+
+MAX_FILE_CONTEXT_CHARS = 20_000
+MAX_LOCATION_CHARS = 100
+
+
+@dataclass(frozen=True)
+class Location:
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    q: str
+    conversation_id: str | None = None
+    create_new: bool = False
+    title: str | None = None
+    images: list[str] = field(default_factory=list)
+    files: list[tuple[str, str]] = field(default_factory=list)
+    location: Location = Location()
+    n: int = 5
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stream event: ``type`` is metadata, status, thought, references, message, error,
+    end_llm_response, usage or end_response."""
+
+    type: str
+    data: Any
+
+
+@dataclass
+class Turn:
+    conversation: Conversation
+    turn_id: str
+    question: Message
+    command: Command | None
+    location: Location
+
+
+def validate_request(ctx: AppContext, req: ChatRequest) -> list[DecodedImage]:
+    """Everything that can be checked before writing; returns the decoded images."""
+    if len(req.q) > ctx.settings.max_query_chars:
+        raise TooLarge(f"The message is longer than {ctx.settings.max_query_chars} characters.",
+                       code="QUERY_TOO_LONG")
+    if not req.q.strip() and not req.images and not req.files:
+        raise InvalidInput("The message is empty.", field="q")
+    if len(req.images) > MAX_IMAGES:
+        raise InvalidInput(f"At most {MAX_IMAGES} images per message.", field="images")
+    if len(req.files) > MAX_FILES:
+        raise InvalidInput(f"At most {MAX_FILES} files per message.", field="files")
+    _check_location(req.location)
+    if req.title is not None:
+        clean_title(req.title)
+    return [decode_image_data_url(url, index=i) for i, url in enumerate(req.images)]
+
+
+def _check_location(loc: Location) -> None:
+    for name in ("city", "region", "country", "timezone"):
+        value = getattr(loc, name)
+        if value is not None and len(value) > MAX_LOCATION_CHARS:
+            raise InvalidInput(f"{name} can be at most {MAX_LOCATION_CHARS} characters.",
+                               field=name)
+    if loc.timezone:
+        try:
+            ZoneInfo(loc.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(f"Unknown time zone {loc.timezone!r} (use e.g. America/New_York).",
+                               field="timezone") from None
+
+
+async def start_turn(ctx: AppContext, user: User, req: ChatRequest) -> Turn:
+    """Validate, count the message against the daily limit, and store the question."""
+    images = validate_request(ctx, req)
+    command, _ = parse_command(req.q)
+    now = ctx.now()
+    async with transaction(ctx.engine) as conn:
+        await _take_quota(ctx, conn, user, now)
+        conv = await _conversation_for(ctx, conn, user, req, now)
+        parts: list[dict[str, Any]] = [{"type": "text", "text": req.q}] if req.q.strip() else []
+        for i, image in enumerate(images):
+            parts.append(await file_service.attach_image(
+                ctx, conn, user_id=user.id, conversation_id=conv.id, image=image, index=i))
+        for i, (name, content) in enumerate(req.files):
+            parts.append(await file_service.attach_text_file(
+                ctx, conn, user_id=user.id, conversation_id=conv.id, name=name,
+                content=content, index=i))
+        turn_id = str(uuid.uuid4())
+        question = Message(
+            id=str(uuid.uuid4()), conversation_id=conv.id, seq=await repo.next_seq(conn, conv.id),
+            role="user", parts=parts, created_at=now, turn_id=turn_id,
+        )
+        await repo.insert_message(conn, question)
+        await repo.update_conversation(conn, conv.id, user_id=user.id, updated_at=now)
+    return Turn(conversation=conv, turn_id=turn_id, question=question, command=command,
+                location=req.location)
+
+
+async def _take_quota(ctx: AppContext, conn: Any, user: User, now: datetime) -> None:
+    limit = ctx.settings.daily_message_limit
+    if not limit:
+        return
+    if not await repo.take_quota(conn, user_id=user.id, day=now.date(), limit=limit):
+        resets = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(), now.tzinfo)
+        raise RateLimited(
+            f"You have reached the limit of {limit} messages a day. "
+            f"It resets at {resets.isoformat()}.",
+            resets_at=resets.isoformat(),
+            retry_after=max(1, int((resets - now).total_seconds())),
+        )
+
+
+async def _conversation_for(
+    ctx: AppContext, conn: Any, user: User, req: ChatRequest, now: datetime
+) -> Conversation:
+    if req.conversation_id and not req.create_new:
+        conv = await repo.get_conversation(conn, req.conversation_id, user_id=user.id)
+        if conv is None:
+            raise conv_service.conversation_not_found()
+        if conv.title == DEFAULT_TITLE and not await repo.list_messages(conn, conv.id):
+            title = clean_title(req.title) if req.title else title_from_query(req.q)
+            await repo.update_conversation(conn, conv.id, user_id=user.id, title=title,
+                                           slug=slugify(title))
+        return conv
+    title = clean_title(req.title) if req.title else title_from_query(req.q)
+    conv = Conversation(
+        id=str(uuid.uuid4()), user_id=user.id, title=title, slug=slugify(title),
+        agent_slug=conv_service.DEFAULT_AGENT.slug, recipe={}, file_filters=[],
+        created_at=now, updated_at=now,
+    )
+    await repo.insert_conversation(conn, conv)
+    return conv
+
+
+async def stream_answer(ctx: AppContext, user: User, turn: Turn) -> AsyncIterator[Event]:
+    """The answer's events. Stores the answer when done, failed or interrupted."""
+    conv = turn.conversation
+    yield Event("metadata", {"conversationId": conv.id, "turnId": turn.turn_id})
+    answer = _Answer(model=ctx.provider.name)
+    try:
+        if turn.command is not None and not turn.command.available:
+            answer.text = unavailable_message(turn.command)
+            answer.status = "complete"
+            answer.model = None
+            yield Event("status", f"/{turn.command.name} is not available on this server")
+            yield Event("message", answer.text)
+        else:
+            async for event in _generate(ctx, turn, answer):
+                yield event
+        yield Event("end_llm_response", None)
+        yield Event("usage", answer.usage_json())
+        await _store_answer(ctx, user, turn, answer)
+        yield Event("end_response", {"conversationId": conv.id, "turnId": turn.turn_id,
+                                     "status": answer.status})
+    finally:
+        if not answer.stored:
+            answer.status = "interrupted" if answer.status == "streaming" else answer.status
+            with anyio.CancelScope(shield=True):
+                await _store_answer(ctx, user, turn, answer)
+
+
+@dataclass
+class _Answer:
+    model: str | None
+    text: str = ""
+    thought: str = ""
+    status: str = "streaming"
+    usage: dict[str, int] = field(default_factory=dict)
+    stored: bool = False
+
+    def usage_json(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.usage.get("prompt_tokens", 0),
+            "completion_tokens": self.usage.get("completion_tokens", 0),
+            "total_tokens": self.usage.get("total_tokens", 0),
+        }
+
+    def parts(self) -> list[dict[str, Any]]:
+        parts: list[dict[str, Any]] = []
+        if self.thought:
+            parts.append({"type": "thought", "text": self.thought})
+        parts.append({"type": "text", "text": self.text})
+        return parts
+
+
+async def _generate(ctx: AppContext, turn: Turn, answer: _Answer) -> AsyncIterator[Event]:
+    yield Event("status", "Generating the answer")
+    messages = await _prompt(ctx, turn)
+    params = GenerationParams(max_tokens=ctx.settings.max_answer_tokens)
+    try:
+        async for chunk in ctx.provider.stream(messages, params):
+            for event in _absorb(chunk, answer):
+                yield event
+    except ProviderError as exc:
+        answer.status = "error"
+        answer.text = (answer.text + "\n\n" if answer.text else "") + f"⚠️ {exc.detail}"
+        yield Event("error", {"detail": exc.detail, "code": exc.code})
+        return
+    answer.status = "complete"
+
+
+def _absorb(chunk: Chunk, answer: _Answer) -> list[Event]:
+    events = []
+    if chunk.thought:
+        answer.thought += chunk.thought
+        events.append(Event("thought", chunk.thought))
+    if chunk.text:
+        answer.text += chunk.text
+        events.append(Event("message", chunk.text))
+    if chunk.usage:
+        answer.usage = dict(chunk.usage)
+    return events
+
+
+async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer) -> None:
+    now = ctx.now()
+    recipe = {"model": answer.model or ctx.provider.name,
+              "parameters": {"max_tokens": ctx.settings.max_answer_tokens},
+              "agent": turn.conversation.agent_slug}
+    async with transaction(ctx.engine) as conn:
+        if await repo.get_conversation(conn, turn.conversation.id, user_id=user.id) is None:
+            answer.stored = True  # deleted meanwhile: nothing to store into
+            return
+        message = Message(
+            id=str(uuid.uuid4()), conversation_id=turn.conversation.id,
+            seq=await repo.next_seq(conn, turn.conversation.id), role="assistant",
+            parts=answer.parts(), created_at=now, turn_id=turn.turn_id, model=answer.model,
+            usage=answer.usage_json(), status=answer.status,  # type: ignore[arg-type]
+        )
+        await repo.insert_message(conn, message)
+        await repo.update_conversation(conn, turn.conversation.id, user_id=user.id,
+                                       updated_at=now, recipe=recipe)
+    answer.stored = True
+
+
+async def _prompt(ctx: AppContext, turn: Turn) -> list[ChatMessage]:
+    """System prompt (date, place, time zone), earlier turns, then the question with files."""
+    async with ctx.engine.connect() as conn:
+        history = await repo.list_messages(conn, turn.conversation.id)
+    out = [ChatMessage("system", system_prompt(ctx.now(), turn.location))]
+    for msg in history:
+        if msg.id == turn.question.id:
+            continue
+        if msg.role in ("user", "assistant") and msg.status != "error" and msg.text:
+            out.append(ChatMessage(msg.role, msg.text))  # type: ignore[arg-type]
+    out.append(await _question_message(ctx, turn))
+    return out
+
+
+async def _question_message(ctx: AppContext, turn: Turn) -> ChatMessage:
+    _, query = parse_command(message_text(turn.question.parts))
+    images: list[str] = []
+    context: list[str] = []
+    for part in turn.question.parts:
+        if part["type"] in ("image", "file"):
+            row, data = await file_service.read_file(
+                ctx, user_id=turn.conversation.user_id, file_id=part["file_id"])
+            if part["type"] == "image":
+                import base64
+
+                images.append(f"data:{row['media_type']};base64,{base64.b64encode(data).decode()}")
+            else:
+                text = data.decode("utf-8", "replace")[:MAX_FILE_CONTEXT_CHARS]
+                context.append(f"Attached file {row['name']}:\n{text}")
+    content = "\n\n".join([*context, query]) if context else query
+    return ChatMessage("user", content, images=tuple(images))
+
+
+def system_prompt(now: datetime, loc: Location) -> str:
+    lines = ["You are Salon, a helpful, accurate and concise assistant."]
+    local = now.astimezone(ZoneInfo(loc.timezone)) if loc.timezone else now
+    lines.append(f"The current date and time is {local.strftime('%A, %d %B %Y, %H:%M')}"
+                 f" ({loc.timezone or 'UTC'}).")
+    place = ", ".join(p for p in (loc.city, loc.region, loc.country) if p)
+    if place:
+        lines.append(f"The user is in {place}.")
+    return "\n".join(lines)

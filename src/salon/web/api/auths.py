@@ -1,0 +1,156 @@
+"""Accounts API, with Open WebUI's shapes (``/api/v1/auths``) so its clients work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field
+
+from salon.domain.users import User
+from salon.services import auth
+from salon.web.api.models import Body
+from salon.web.deps import (
+    SESSION_COOKIE,
+    Ctx,
+    CurrentPrincipal,
+    CurrentUser,
+    OptionalPrincipal,
+    check_same_origin,
+    client_key,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class SignupBody(Body):
+    name: str = Field(max_length=1000)
+    email: str = Field(max_length=1000)
+    password: str = Field(max_length=1000)
+
+
+class SigninBody(Body):
+    email: str = Field(max_length=1000)
+    password: str = Field(max_length=1000)
+
+
+class TokenBody(Body):
+    name: str = Field(max_length=1000)
+
+
+class UserUpdateBody(Body):
+    role: str | None = None
+    permissions: dict[str, bool] | None = None
+
+
+def user_json(ctx: Ctx, user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "permissions": auth.user_permissions(ctx, user),
+        "created_at": user.created_at,
+    }
+
+
+def set_session_cookie(response: Response, ctx: Ctx, token: str) -> None:
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=ctx.settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.cookie_secure,
+        path="/",
+    )
+
+
+def session_json(ctx: Ctx, new: auth.NewSession) -> dict[str, Any]:
+    return {"token": new.token, "token_type": "Bearer", **user_json(ctx, new.user)}
+
+
+@router.post("/auths/signup")
+async def signup(body: SignupBody, request: Request, response: Response, ctx: Ctx) -> Any:
+    """Create an account (the first one becomes admin) and sign it in."""
+    check_same_origin(request)
+    user = await auth.create_user(ctx, email=body.email, name=body.name, password=body.password,
+                                  via_signup=True)
+    new = await auth.open_session(ctx, user)
+    set_session_cookie(response, ctx, new.token)
+    return session_json(ctx, new)
+
+
+@router.post("/auths/signin")
+async def signin(body: SigninBody, request: Request, response: Response, ctx: Ctx) -> Any:
+    """Sign in: returns a bearer token and also sets the browser session cookie."""
+    check_same_origin(request)
+    new = await auth.sign_in(ctx, email=body.email, password=body.password,
+                             client=client_key(request))
+    set_session_cookie(response, ctx, new.token)
+    return session_json(ctx, new)
+
+
+@router.get("/auths/signout")
+@router.post("/auths/signout")
+async def signout(
+    request: Request, response: Response, ctx: Ctx, principal: OptionalPrincipal
+) -> Any:
+    """End the current session (cookie or session bearer token). API tokens are revoked on the
+    tokens API instead."""
+    if principal is not None and principal.via_cookie and request.method == "POST":
+        from salon.web.deps import check_csrf
+
+        check_csrf(request, principal)
+    token = request.cookies.get(SESSION_COOKIE) if principal and principal.via_cookie else None
+    if token is None and principal is not None:
+        header = request.headers.get("authorization", "")
+        candidate = header.partition(" ")[2].strip()
+        token = None if candidate.startswith(auth.API_TOKEN_PREFIX) else candidate
+    if token:
+        await auth.sign_out(ctx, token)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"status": True}
+
+
+@router.get("/auths/")
+async def current_user(principal: CurrentPrincipal, ctx: Ctx) -> Any:
+    body = user_json(ctx, principal.user)
+    if principal.csrf_token:
+        body["csrf_token"] = principal.csrf_token
+    return body
+
+
+@router.get("/auths/api_keys")
+async def list_tokens(user: CurrentUser, ctx: Ctx) -> Any:
+    return await auth.list_api_tokens(ctx, user)
+
+
+@router.post("/auths/api_keys", status_code=201)
+async def create_token(body: TokenBody, user: CurrentUser, ctx: Ctx) -> Any:
+    """Create an API token. The secret (``token``) is shown in this response only."""
+    return await auth.create_api_token(ctx, user, name=body.name)
+
+
+@router.delete("/auths/api_keys/{token_id}")
+async def revoke_token(token_id: str, user: CurrentUser, ctx: Ctx) -> Any:
+    await auth.revoke_api_token(ctx, user, token_id)
+    return {"status": True}
+
+
+@router.get("/users/")
+async def list_users(user: CurrentUser, ctx: Ctx) -> Any:
+    """Admin only: every account with its role and effective permissions."""
+    return [user_json(ctx, u) for u in await auth.list_users(ctx, user)]
+
+
+@router.post("/users/{user_id}/update")
+async def update_user(user_id: str, body: UserUpdateBody, user: CurrentUser, ctx: Ctx) -> Any:
+    """Admin only: set a user's role and/or per-user permission overrides."""
+    updated = await auth.update_user_access(
+        ctx, user, user_id, role=body.role,
+        permissions=dict(body.permissions) if body.permissions is not None else None,
+    )
+    return user_json(ctx, updated)
+
+

@@ -1,0 +1,235 @@
+"""The Chat API with Khoj's shapes (``/api/chat...``), so Khoj clients work."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import Field
+
+from salon.domain.commands import COMMANDS
+from salon.domain.conversations import Conversation, Message
+from salon.services import chat as chat_service
+from salon.services import conversations as conv_service
+from salon.web.api.models import Body
+from salon.web.deps import Ctx, CurrentUser
+
+router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+
+class ChatFile(Body):
+    name: str = Field(max_length=1000)
+    content: str
+
+
+class ChatBody(Body):
+    q: str
+    conversation_id: str | None = Field(default=None, max_length=64)
+    stream: bool = True
+    n: int = Field(default=5, ge=1, le=50)
+    images: list[str] = Field(default_factory=list)
+    files: list[ChatFile] = Field(default_factory=list)
+    create_new: bool = False
+    title: str | None = Field(default=None, max_length=1000)
+    city: str | None = None
+    region: str | None = None
+    country: str | None = None
+    timezone: str | None = None
+
+
+class NewSessionBody(Body):
+    agent_slug: str | None = Field(default=None, max_length=64)
+
+
+class TitleBody(Body):
+    conversation_id: str = Field(max_length=64)
+    title: str = Field(max_length=1000)
+
+
+class FileFilterBody(Body):
+    conversation_id: str = Field(max_length=64)
+    filename: str = Field(max_length=1000)
+
+
+def khoj_time(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def to_request(body: ChatBody) -> chat_service.ChatRequest:
+    return chat_service.ChatRequest(
+        q=body.q,
+        conversation_id=body.conversation_id,
+        create_new=body.create_new,
+        title=body.title,
+        images=list(body.images),
+        files=[(f.name, f.content) for f in body.files],
+        location=chat_service.Location(body.city, body.region, body.country, body.timezone),
+        n=body.n,
+    )
+
+
+@router.post("")
+async def chat(body: ChatBody, request: Request, user: CurrentUser, ctx: Ctx) -> Response:
+    """Send ``q`` and get the answer: as server-sent events (``stream``, the default) or as
+    one JSON object. Each event is ``data: {"type": ..., "data": ...}``; ``metadata`` comes
+    first and ``end_response`` last. ``Accept: application/x-ndjson`` gives one JSON object
+    per line instead."""
+    turn = await chat_service.start_turn(ctx, user, to_request(body))
+    events = chat_service.stream_answer(ctx, user, turn)
+    if not body.stream:
+        return await _collect(events)
+    ndjson = "application/x-ndjson" in request.headers.get("accept", "")
+    return StreamingResponse(
+        _encode(events, ndjson=ndjson),
+        media_type="application/x-ndjson" if ndjson else "text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _encode(events: AsyncIterator[chat_service.Event], *, ndjson: bool) -> AsyncIterator[str]:
+    async for event in events:
+        line = json.dumps({"type": event.type, "data": event.data}, ensure_ascii=False)
+        yield f"{line}\n" if ndjson else f"data: {line}\n\n"
+
+
+async def _collect(events: AsyncIterator[chat_service.Event]) -> Response:
+    text: list[str] = []
+    meta: dict[str, Any] = {}
+    error: dict[str, Any] | None = None
+    usage: dict[str, Any] = {}
+    async for event in events:
+        if event.type == "metadata":
+            meta = event.data
+        elif event.type == "message":
+            text.append(event.data)
+        elif event.type == "error":
+            error = event.data
+        elif event.type == "usage":
+            usage = event.data
+    body: dict[str, Any] = {
+        "status": "error" if error else "ok",
+        "response": "".join(text) if not error else "".join(text) or error["detail"],
+        "conversationId": meta.get("conversationId"),
+        "turnId": meta.get("turnId"),
+        "usage": usage,
+    }
+    if error:
+        body["error"] = error
+    return JSONResponse(body)
+
+
+def history_json(conv: Conversation, messages: list[Message]) -> dict[str, Any]:
+    agent = conv_service.get_agent(conv.agent_slug)
+    return {
+        "status": "ok",
+        "response": {
+            "conversation_id": conv.id,
+            "slug": conv.slug,
+            "title": conv.title,
+            "agent": {"slug": agent.slug, "name": agent.name, "color": agent.color,
+                      "icon": agent.icon},
+            "chat": [
+                {
+                    "message": m.text,
+                    "by": "you" if m.role == "user" else "khoj",
+                    "created": khoj_time(m.created_at),
+                    "turnId": m.turn_id,
+                    "status": m.status,
+                    "parts": m.parts,
+                }
+                for m in messages
+            ],
+        },
+    }
+
+
+@router.get("/history")
+async def history(
+    user: CurrentUser,
+    ctx: Ctx,
+    conversation_id: str | None = Query(default=None, max_length=64),
+    n: int | None = None,
+) -> Any:
+    """Messages of a conversation (the most recent one without ``conversation_id``).
+    ``n`` > 0: the last n messages; ``n`` < 0: all but the last |n|."""
+    conv, messages = await conv_service.get_history(ctx, user, conversation_id, n=n)
+    return history_json(conv, messages)
+
+
+@router.delete("/history")
+async def delete_history(
+    user: CurrentUser, ctx: Ctx, conversation_id: str = Query(max_length=64)
+) -> Any:
+    await conv_service.delete_conversation(ctx, user, conversation_id)
+    return {"status": "ok"}
+
+
+def session_json(conv: Conversation) -> dict[str, Any]:
+    agent = conv_service.get_agent(conv.agent_slug)
+    return {
+        "conversation_id": conv.id,
+        "slug": conv.slug,
+        "title": conv.title,
+        "agent_name": agent.name,
+        "created": khoj_time(conv.created_at),
+        "updated": khoj_time(conv.updated_at),
+    }
+
+
+@router.get("/sessions")
+async def sessions(user: CurrentUser, ctx: Ctx, recent: bool = False) -> Any:
+    """The user's conversations, most recently updated first (8 with ``recent=true``)."""
+    items, _ = await conv_service.list_conversations(ctx, user, limit=8 if recent else None)
+    return [session_json(c) for c in items]
+
+
+@router.post("/sessions")
+async def new_session(user: CurrentUser, ctx: Ctx, body: NewSessionBody | None = None) -> Any:
+    conv = await conv_service.create_conversation(
+        ctx, user, agent_slug=body.agent_slug if body else None
+    )
+    return session_json(conv)
+
+
+@router.patch("/title")
+async def set_title(body: TitleBody, user: CurrentUser, ctx: Ctx) -> Any:
+    conv = await conv_service.rename_conversation(ctx, user, body.conversation_id, body.title)
+    return {"status": "ok", "title": conv.title, "slug": conv.slug}
+
+
+@router.get("/options")
+async def options(user: CurrentUser) -> Any:
+    """The conversation commands with their descriptions (unavailable ones say so)."""
+    return {
+        c.name: c.description if c.available else f"{c.description} (not available on this server)"
+        for c in COMMANDS
+    }
+
+
+@router.get("/starters")
+async def starters(user: CurrentUser) -> Any:
+    return {"starter_questions": list(conv_service.STARTERS)}
+
+
+@router.get("/conversation/file-filters/{conversation_id}")
+async def get_file_filters(conversation_id: str, user: CurrentUser, ctx: Ctx) -> Any:
+    return await conv_service.get_file_filters(ctx, user, conversation_id)
+
+
+@router.post("/conversation/file-filters")
+async def add_file_filter(body: FileFilterBody, user: CurrentUser, ctx: Ctx) -> Any:
+    return await conv_service.change_file_filter(
+        ctx, user, body.conversation_id, body.filename, add=True
+    )
+
+
+@router.delete("/conversation/file-filters")
+async def remove_file_filter(body: FileFilterBody, user: CurrentUser, ctx: Ctx) -> Any:
+    return await conv_service.change_file_filter(
+        ctx, user, body.conversation_id, body.filename, add=False
+    )
+

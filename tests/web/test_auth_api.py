@@ -1,0 +1,238 @@
+"""Accounts API: sign-up, sign-in, sessions, CSRF, API tokens, admin changes (both databases)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.factories import UserClient
+
+SIGNUP = "/api/v1/auths/signup"
+SIGNIN = "/api/v1/auths/signin"
+
+
+async def test_first_user_is_admin_and_next_is_user(make_user: Any) -> None:
+    first = await make_user()
+    second = await make_user()
+    assert first.role == "admin"
+    assert second.role == "user"
+
+
+async def test_signup_response_shape_and_cookie(client: httpx.AsyncClient) -> None:
+    r = await client.post(SIGNUP, json={"name": "Ann", "email": "Ann@Example.com",
+                                        "password": "long enough pw"})
+    assert r.status_code == 200
+    body = r.json()
+    assert body["token_type"] == "Bearer"
+    assert body["email"] == "ann@example.com"
+    assert set(body) >= {"token", "id", "email", "name", "role"}
+    assert "password" not in str(body).lower().replace("password_", "")
+    cookie = r.headers["set-cookie"].lower()
+    assert "salon_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+
+
+@pytest.mark.parametrize(
+    ("payload", "field"),
+    [
+        ({"name": "A", "email": "not-an-email", "password": "long enough pw"}, "email"),
+        ({"name": "A", "email": "a@example.com", "password": "short"}, "password"),
+        ({"name": "   ", "email": "a@example.com", "password": "long enough pw"}, "name"),
+    ],
+)
+async def test_signup_rejects_bad_fields(
+    client: httpx.AsyncClient, payload: dict[str, str], field: str
+) -> None:
+    r = await client.post(SIGNUP, json=payload)
+    assert r.status_code == 422
+    assert r.json()["code"] == "VALIDATION_ERROR"
+    assert r.json()["field"] == field
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"email": "a@example.com", "password": "long enough pw"},
+        {"name": 1, "email": "a@example.com", "password": "long enough pw"},
+        {"name": "A", "email": "a@example.com", "password": "long enough pw", "role": "admin"},
+    ],
+)
+async def test_signup_malformed_body_is_422_with_fields(
+    client: httpx.AsyncClient, payload: dict[str, Any]
+) -> None:
+    r = await client.post(SIGNUP, json=payload)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["code"] == "VALIDATION_ERROR"
+    assert body["errors"] and all("field" in e and "message" in e for e in body["errors"])
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    r = await client.post(SIGNUP, content=b"{not json", headers={"content-type": "application/json"})
+    assert r.status_code == 422
+    assert r.json()["code"] == "VALIDATION_ERROR"
+
+
+async def test_duplicate_email_is_409(client: httpx.AsyncClient, alice: UserClient) -> None:
+    r = await client.post(SIGNUP, json={"name": "X", "email": "ALICE@example.com",
+                                        "password": "long enough pw"})
+    assert r.status_code == 409
+    assert r.json()["code"] == "EMAIL_TAKEN"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"enable_signup": False}])
+async def test_signup_disabled_after_first_user(client: httpx.AsyncClient) -> None:
+    first = await client.post(SIGNUP, json={"name": "Admin", "email": "admin@example.com",
+                                            "password": "long enough pw"})
+    assert first.status_code == 200 and first.json()["role"] == "admin"
+    r = await client.post(SIGNUP, json={"name": "X", "email": "x@example.com",
+                                        "password": "long enough pw"})
+    assert r.status_code == 403
+    assert r.json()["code"] == "SIGNUP_DISABLED"
+
+
+async def test_signin_returns_token_and_sets_cookie(
+    client: httpx.AsyncClient, alice: UserClient
+) -> None:
+    r = await client.post(SIGNIN, json={"email": alice.email, "password": alice.password})
+    assert r.status_code == 200
+    token = r.json()["token"]
+    assert "salon_session=" in r.headers["set-cookie"]
+    me = await client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.json()["email"] == alice.email
+
+
+async def test_signin_wrong_password_and_unknown_email(
+    client: httpx.AsyncClient, alice: UserClient
+) -> None:
+    wrong = await client.post(SIGNIN, json={"email": alice.email, "password": "nope nope nope"})
+    unknown = await client.post(SIGNIN, json={"email": "who@example.com", "password": "x" * 10})
+    for r in (wrong, unknown):
+        assert r.status_code == 401
+        assert r.json() == {"detail": "The email or password is incorrect.",
+                            "code": "INVALID_CREDENTIALS"}
+
+
+async def test_signin_is_rate_limited(client: httpx.AsyncClient, alice: UserClient) -> None:
+    for _ in range(10):
+        r = await client.post(SIGNIN, json={"email": alice.email, "password": "wrong password"})
+        assert r.status_code == 401
+    r = await client.post(SIGNIN, json={"email": alice.email, "password": alice.password})
+    assert r.status_code == 429
+    assert r.json()["code"] == "RATE_LIMITED"
+    assert int(r.headers["retry-after"]) > 0
+
+
+async def test_no_or_bad_credentials_is_401(client: httpx.AsyncClient) -> None:
+    r = await client.get("/api/v1/auths/")
+    assert r.status_code == 401 and r.json()["code"] == "NOT_AUTHENTICATED"
+    r = await client.get("/api/v1/auths/", headers={"Authorization": "Bearer nope"})
+    assert r.status_code == 401 and r.json()["code"] == "INVALID_TOKEN"
+    r = await client.get("/api/chat/sessions", headers={"Authorization": "Bearer salon_nope"})
+    assert r.status_code == 401
+
+
+async def test_cookie_session_reads_and_csrf_protected_writes(
+    client: httpx.AsyncClient, alice: UserClient
+) -> None:
+    r = await client.post(SIGNIN, json={"email": alice.email, "password": alice.password})
+    assert r.status_code == 200
+    me = await client.get("/api/v1/auths/")
+    assert me.status_code == 200
+    csrf = me.json()["csrf_token"]
+    no_csrf = await client.post("/api/v1/auths/api_keys", json={"name": "cli"})
+    assert no_csrf.status_code == 403 and no_csrf.json()["code"] == "CSRF_FAILED"
+    cross_site = await client.post("/api/v1/auths/api_keys", json={"name": "cli"},
+                                   headers={"X-CSRF-Token": csrf,
+                                            "Origin": "https://evil.example"})
+    assert cross_site.status_code == 403
+    ok = await client.post("/api/v1/auths/api_keys", json={"name": "cli"},
+                           headers={"X-CSRF-Token": csrf})
+    assert ok.status_code == 201
+
+
+async def test_signout_ends_the_session(client: httpx.AsyncClient, alice: UserClient) -> None:
+    r = await client.post(SIGNIN, json={"email": alice.email, "password": alice.password})
+    token = r.json()["token"]
+    auth = {"Authorization": f"Bearer {token}"}
+    assert (await client.post("/api/v1/auths/signout", headers=auth)).status_code == 200
+    assert (await client.get("/api/v1/auths/", headers=auth)).status_code == 401
+
+
+async def test_api_token_lifecycle(client: httpx.AsyncClient, alice: UserClient) -> None:
+    created = await alice.http.post("/api/v1/auths/api_keys", json={"name": "laptop"})
+    assert created.status_code == 201
+    secret = created.json()["token"]
+    assert secret.startswith("salon_")
+    listed = (await alice.http.get("/api/v1/auths/api_keys")).json()
+    assert [t["name"] for t in listed] == ["laptop"]
+    assert "token" not in listed[0] and "token_hash" not in listed[0]
+    auth = {"Authorization": f"Bearer {secret}"}
+    assert (await client.get("/api/chat/sessions", headers=auth)).status_code == 200
+    token_id = created.json()["id"]
+    assert (await alice.http.delete(f"/api/v1/auths/api_keys/{token_id}")).status_code == 200
+    assert (await client.get("/api/chat/sessions", headers=auth)).status_code == 401
+
+
+async def test_api_token_cannot_be_revoked_by_another_user(
+    alice: UserClient, bob: UserClient
+) -> None:
+    created = (await alice.http.post("/api/v1/auths/api_keys", json={"name": "k"})).json()
+    r = await bob.http.delete(f"/api/v1/auths/api_keys/{created['id']}")
+    assert r.status_code == 404 and r.json()["code"] == "TOKEN_NOT_FOUND"
+    assert len((await alice.http.get("/api/v1/auths/api_keys")).json()) == 1
+
+
+async def test_api_token_name_validated(alice: UserClient) -> None:
+    r = await alice.http.post("/api/v1/auths/api_keys", json={"name": "  "})
+    assert r.status_code == 422
+    r = await alice.http.post("/api/v1/auths/api_keys", json={})
+    assert r.status_code == 422
+
+
+async def test_admin_sets_role_and_permissions(alice: UserClient, bob: UserClient) -> None:
+    assert alice.role == "admin"
+    r = await alice.http.post(f"/api/v1/users/{bob.id}/update",
+                              json={"permissions": {"sharing_public_chat": False}})
+    assert r.status_code == 200
+    assert r.json()["permissions"] == {"chat_share": True, "sharing_public_chat": False,
+                                       "chat_clone": True}
+    me = (await bob.http.get("/api/v1/auths/")).json()
+    assert me["permissions"]["sharing_public_chat"] is False
+    r = await alice.http.post(f"/api/v1/users/{bob.id}/update", json={"role": "admin"})
+    assert r.json()["role"] == "admin"
+
+
+async def test_admin_routes_refuse_users_and_bad_input(alice: UserClient, bob: UserClient) -> None:
+    r = await bob.http.get("/api/v1/users/")
+    assert r.status_code == 403 and r.json()["code"] == "ADMIN_REQUIRED"
+    r = await bob.http.post(f"/api/v1/users/{bob.id}/update", json={"role": "admin"})
+    assert r.status_code == 403
+    r = await alice.http.post(f"/api/v1/users/{bob.id}/update", json={"role": "owner"})
+    assert r.status_code == 422
+    r = await alice.http.post(f"/api/v1/users/{bob.id}/update",
+                              json={"permissions": {"fly": True}})
+    assert r.status_code == 422
+    r = await alice.http.post("/api/v1/users/nobody/update", json={"role": "user"})
+    assert r.status_code == 404
+    r = await alice.http.post(f"/api/v1/users/{alice.id}/update", json={"role": "user"})
+    assert r.status_code == 422
+
+
+@pytest.mark.parametrize("settings_overrides", [{"user_permissions_chat_share": False}])
+async def test_instance_permission_defaults_apply(alice: UserClient) -> None:
+    me = (await alice.http.get("/api/v1/auths/")).json()
+    assert me["permissions"]["chat_share"] is False
+
+
+async def test_body_over_limit_is_413(client: httpx.AsyncClient, settings: Any) -> None:
+    big = b"x" * (settings.max_body_bytes + 1)
+    r = await client.post(SIGNUP, content=big, headers={"content-type": "application/json"})
+    assert r.status_code == 413
+    assert r.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    r = await client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
