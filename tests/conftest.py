@@ -101,16 +101,22 @@ def settings_overrides() -> dict[str, Any]:
 
 
 @pytest.fixture
+def llm_mode() -> str:
+    """The fake model server's mode (a path prefix such as "/slow"); parametrise to change."""
+    return ""
+
+
+@pytest.fixture
 def settings(
     tmp_path: Path, database_url: str, fake_llm: FakeOpenAIServer,
-    settings_overrides: dict[str, Any],
+    settings_overrides: dict[str, Any], llm_mode: str,
 ) -> Settings:
     values: dict[str, Any] = {
         "env": "test",
         "data_dir": tmp_path / "data",
         "database_url": database_url,
         "llm_provider": "openai",
-        "llm_base_url": f"{fake_llm.url}/v1",
+        "llm_base_url": f"{fake_llm.url}{llm_mode}/v1",
         "llm_model": "fake-model",
         "llm_timeout": 5.0,
     }
@@ -168,3 +174,11 @@ async def alice(make_user: Any) -> UserClient:
 async def bob(make_user: Any) -> UserClient:
     user: UserClient = await make_user(name="Bob", email="bob@example.com")
     return user
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A bare engine on the test database, for store-level tests (no app)."""
+    eng = create_engine(database_url)
+    yield eng
+    await eng.dispose()

@@ -69,7 +69,8 @@ async def test_signup_malformed_body_is_422_with_fields(
 
 
 async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
-    r = await client.post(SIGNUP, content=b"{not json", headers={"content-type": "application/json"})
+    r = await client.post(SIGNUP, content=b"{not json",
+                          headers={"content-type": "application/json"})
     assert r.status_code == 422
     assert r.json()["code"] == "VALIDATION_ERROR"
 

@@ -282,7 +282,7 @@ async def _prompt(ctx: AppContext, turn: Turn) -> list[ChatMessage]:
         if msg.id == turn.question.id:
             continue
         if msg.role in ("user", "assistant") and msg.status != "error" and msg.text:
-            out.append(ChatMessage(msg.role, msg.text))  # type: ignore[arg-type]
+            out.append(ChatMessage(msg.role, msg.text))
     out.append(await _question_message(ctx, turn))
     return out
 

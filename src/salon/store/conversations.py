@@ -3,10 +3,12 @@ could name another user's row: a missing owner match looks exactly like a missin
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain.conversations import Conversation, Message
@@ -183,26 +185,18 @@ async def unreferenced_blobs(conn: AsyncConnection, hashes: set[str]) -> set[str
 async def take_quota(
     conn: AsyncConnection, *, user_id: str, day: date, limit: int
 ) -> bool:
-    """Count one message against today's quota; False (and nothing counted) if it is used up.
-    Insert-or-increment as conditional statements, race-free on both backends."""
+    """Count one message against the day's quota; False (and nothing counted) if it is used
+    up. The row is created if missing (ON CONFLICT DO NOTHING), then one conditional UPDATE
+    counts: exact under any concurrency on both backends."""
+    insert = pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    await conn.execute(
+        insert(message_quota).values(user_id=user_id, day=day, count=0).on_conflict_do_nothing()
+    )
     updated = await conn.execute(
         message_quota.update()
         .where(message_quota.c.user_id == user_id, message_quota.c.day == day,
                message_quota.c.count < limit)
         .values(count=message_quota.c.count + 1)
     )
-    if updated.rowcount:
-        return True
-    existing = await conn.execute(
-        sa.select(message_quota.c.count).where(
-            message_quota.c.user_id == user_id, message_quota.c.day == day
-        )
-    )
-    if existing.first() is not None:
-        return False
-    await conn.execute(message_quota.insert().values(user_id=user_id, day=day, count=1))
-    return True
+    return bool(updated.rowcount)
 
-
-def touch_values(now: datetime) -> dict[str, Any]:
-    return {"updated_at": now}
