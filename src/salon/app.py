@@ -17,6 +17,7 @@ from salon.llm import create_provider
 from salon.services.context import AppContext
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, ping, upgrade_database
+from salon.web.docs import install_docs
 from salon.web.errors import install_error_handlers
 from salon.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 
@@ -37,9 +38,10 @@ def create_app(settings: Settings, *, context: AppContext | None = None) -> Fast
                 await close_context(ctx)
 
     app = FastAPI(title="Salon", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url=None, redoc_url=None)
     app.state.settings = settings
     install_error_handlers(app)
+    install_docs(app)
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -28,6 +29,12 @@ def free_port() -> int:
 @pytest.fixture
 def live_server(settings: Settings) -> Iterator[str]:
     """Salon served by uvicorn in a background thread; yields its base URL."""
+    with serve(settings) as base:
+        yield base
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
     port = free_port()
     config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
                             lifespan="on")

@@ -108,6 +108,16 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Logged by the server with its traceback; the caller learns nothing internal.
+        detail = "Something went wrong on the server. Please try again."
+        if is_page_request(request):
+            from salon.web.pages.render import render_error_page
+
+            return render_error_page(request, status=500, detail=detail, code="INTERNAL_ERROR")
+        return JSONResponse(error_body(detail, "INTERNAL_ERROR"), status_code=500)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = HTTP_CODES.get(exc.status_code, "ERROR")
