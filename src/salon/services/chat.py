@@ -8,7 +8,7 @@ away mid-answer leaves the partial answer stored with status ``interrupted``.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -172,7 +172,9 @@ async def _conversation_for(
     return conv
 
 
-async def stream_answer(ctx: AppContext, user: User, turn: Turn) -> AsyncIterator[Event]:
+async def stream_answer(
+    ctx: AppContext, user: User, turn: Turn
+) -> AsyncGenerator[Event, None]:
     """The answer's events. Stores the answer when done, failed or interrupted."""
     conv = turn.conversation
     yield Event("metadata", {"conversationId": conv.id, "turnId": turn.turn_id})

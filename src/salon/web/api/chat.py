@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import aclosing
 from datetime import datetime
 from typing import Any
 
@@ -96,20 +97,18 @@ async def _encode(events: AsyncIterator[chat_service.Event], *, ndjson: bool) ->
         yield f"{line}\n" if ndjson else f"data: {line}\n\n"
 
 
-async def _collect(events: AsyncIterator[chat_service.Event]) -> Response:
+async def _collect(events: AsyncGenerator[chat_service.Event, None]) -> Response:
+    """Run the stream to its end and answer once. ``aclosing``: if the client goes away, the
+    generator is closed at once, so the partial answer is stored right then."""
     text: list[str] = []
     meta: dict[str, Any] = {}
     error: dict[str, Any] | None = None
     usage: dict[str, Any] = {}
-    async for event in events:
-        if event.type == "metadata":
-            meta = event.data
-        elif event.type == "message":
-            text.append(event.data)
-        elif event.type == "error":
-            error = event.data
-        elif event.type == "usage":
-            usage = event.data
+    async with aclosing(events):
+        async for event in events:
+            _absorb_event(event, text, meta, usage)
+            if event.type == "error":
+                error = event.data
     body: dict[str, Any] = {
         "status": "error" if error else "ok",
         "response": "".join(text) if not error else "".join(text) or error["detail"],
@@ -120,6 +119,17 @@ async def _collect(events: AsyncIterator[chat_service.Event]) -> Response:
     if error:
         body["error"] = error
     return JSONResponse(body)
+
+
+def _absorb_event(
+    event: chat_service.Event, text: list[str], meta: dict[str, Any], usage: dict[str, Any]
+) -> None:
+    if event.type == "metadata":
+        meta.update(event.data)
+    elif event.type == "message":
+        text.append(event.data)
+    elif event.type == "usage":
+        usage.update(event.data)
 
 
 def history_json(conv: Conversation, messages: list[Message]) -> dict[str, Any]:
