@@ -1,0 +1,395 @@
+"""The ``salon`` command: ``serve``, ``db upgrade``, ``user ...``, ``import``, ``export``.
+
+A thin adapter: read settings, call a service or a store function, print the result. Every
+failure a user can cause (bad settings, bad input, an unusable or unreachable database) ends with
+one line on stderr and a non-zero exit code, never a traceback: 2 for configuration and usage
+problems, 1 for everything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from enum import StrEnum
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import sqlalchemy as sa
+import typer
+from alembic.runtime.migration import MigrationContext
+from alembic.util.exc import CommandError
+from pydantic import AliasChoices, ValidationError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from salon import __version__
+from salon.config import Settings
+from salon.domain import users as user_rules
+from salon.domain.errors import NotFound, SalonError
+from salon.domain.users import User
+from salon.llm import create_provider
+from salon.llm.unconfigured import UnconfiguredProvider
+from salon.services import auth
+from salon.services.context import AppContext, utc_now
+from salon.store import users as user_repo
+from salon.store.blobs import BlobStore
+from salon.store.db import create_engine, transaction, upgrade_database
+
+T = TypeVar("T")
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+NOT_SUPPORTED_YET = (
+    "salon {command} is not supported yet: it is coming with the export/import feature."
+)
+
+app = typer.Typer(
+    help="Salon: a self-hosted AI chat server whose heart is sharing conversations safely.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,  # locals can hold passwords and secrets
+)
+db_app = typer.Typer(help="Manage the database.", no_args_is_help=True)
+user_app = typer.Typer(help="Manage accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+
+class CliError(Exception):
+    """A failure to report as one line on stderr, then exit with ``exit_code``."""
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_FAILURE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code
+
+
+class Role(StrEnum):
+    admin = "admin"
+    user = "user"
+
+
+def main() -> None:
+    """The ``salon`` console script."""
+    try:
+        app()
+    except CliError as exc:
+        typer.echo(f"Error: {exc.message}", err=True)
+        sys.exit(exc.exit_code)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"salon {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """Salon reads its settings from SALON_* environment variables (see the README)."""
+
+
+# --- settings and errors --------------------------------------------------------------------
+
+
+def env_var_name(field: str) -> str:
+    """The environment variable that sets ``field`` (the admin variables have their own names)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        return first if isinstance(first, str) else field.upper()
+    return "SALON_" + field.upper()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with command-line ``overrides`` winning.
+    Raises ``CliError`` (exit 2) naming the offending variable when a value is invalid."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise CliError(_describe_settings_errors(exc), exit_code=EXIT_USAGE) from None
+
+
+def _describe_settings_errors(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors(include_url=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        loc = error["loc"]
+        if loc:
+            name = str(loc[0])
+            variable = env_var_name(name) if name in Settings.model_fields else name
+            problems.append(f"{variable}: {message}")
+        else:
+            problems.append(message)
+    return "invalid settings: " + "; ".join(problems)
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit to print: the password is masked."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(unparsable URL)"
+
+
+def run(work: Coroutine[Any, Any, T], *, settings: Settings) -> T:
+    """Run ``work`` to completion, turning the errors a user can cause into ``CliError``."""
+    try:
+        return asyncio.run(work)
+    except SalonError as exc:
+        raise CliError(exc.detail) from None
+    except (sa.exc.SQLAlchemyError, CommandError, OSError) as exc:
+        where = safe_url(settings.resolved_database_url)
+        raise CliError(f"cannot use the database at {where}: {_reason(exc)}") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's own words when there are some, on one line."""
+    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
+        exc = exc.orig
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0]
+
+
+def fail(message: str, *, exit_code: int = EXIT_FAILURE) -> NoReturn:
+    raise CliError(message, exit_code=exit_code)
+
+
+# --- database -------------------------------------------------------------------------------
+
+
+def open_engine(settings: Settings) -> AsyncEngine:
+    """The engine for ``settings``; a malformed URL or unknown driver is a usage error."""
+    try:
+        return create_engine(settings.resolved_database_url)
+    except (sa.exc.ArgumentError, sa.exc.InvalidRequestError, ImportError) as exc:
+        fail(f"SALON_DATABASE_URL is not a usable database URL ({_reason(exc)}); "
+             "Salon supports sqlite:///path and postgresql://user:password@host/db.",
+             exit_code=EXIT_USAGE)
+
+
+async def migrate(settings: Settings) -> str | None:
+    """Apply pending migrations; returns the revision the database is now at."""
+    engine = open_engine(settings)
+    try:
+        await upgrade_database(engine)
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration and print the database's revision."""
+    settings = load_settings()
+    revision = run(migrate(settings), settings=settings)
+    typer.echo(f"Database {safe_url(settings.resolved_database_url)} is at revision {revision}.")
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+async def _open_context(settings: Settings) -> AppContext:
+    """A context for account work: migrated database, no model (the CLI never asks one)."""
+    engine = open_engine(settings)
+    try:
+        await upgrade_database(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return AppContext(settings=settings, engine=engine, blobs=BlobStore(settings.blob_dir),
+                      provider=UnconfiguredProvider())
+
+
+async def _create_user(settings: Settings, *, email: str, name: str, password: str,
+                       admin: bool) -> User:
+    ctx = await _open_context(settings)
+    try:
+        return await auth.create_user(ctx, email=email, name=name, password=password,
+                                      role="admin" if admin else None)
+    finally:
+        await ctx.engine.dispose()
+
+
+@user_app.command("create")
+def user_create(
+    email: Annotated[str, typer.Option(help="The sign-in email address.")],
+    name: Annotated[str, typer.Option(help="The display name.")],
+    password: Annotated[
+        str | None,
+        typer.Option(help="The password (at least 8 characters); asked for when left out."),
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="Make the account an admin.")] = False,
+) -> None:
+    """Create an account. The first account on a server is always an admin."""
+    settings = load_settings()
+    _check_email(email)
+    if password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    user = run(_create_user(settings, email=email, name=name, password=password, admin=admin),
+               settings=settings)
+    note = " (the first account is always an admin)" if user.is_admin and not admin else ""
+    typer.echo(f"Created {user.role} {user.email} ({user.name}), id {user.id}{note}.")
+
+
+def _check_email(email: str) -> None:
+    """Refuse a malformed email before asking for a password."""
+    try:
+        user_rules.normalize_email(email)
+    except SalonError as exc:
+        fail(exc.detail)
+
+
+async def _list_users(settings: Settings) -> list[User]:
+    engine = open_engine(settings)
+    try:
+        await upgrade_database(engine)
+        async with engine.connect() as conn:
+            return await user_repo.list_users(conn)
+    finally:
+        await engine.dispose()
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List every account with its role."""
+    settings = load_settings()
+    users = run(_list_users(settings), settings=settings)
+    if not users:
+        typer.echo("No accounts yet. Create one with: salon user create --email ... --name ...")
+        return
+    table = Table("Email", "Name", "Role", "Created (UTC)", "ID")
+    table.columns[0].no_wrap = True
+    table.columns[2].no_wrap = True
+    table.columns[4].overflow = "fold"
+    for u in users:
+        created = u.created_at.strftime("%Y-%m-%d %H:%M")
+        table.add_row(Text(u.email), Text(u.name), Text(u.role), Text(created), Text(u.id))
+    # Piped output is not folded to 80 columns: whole ids and emails stay greppable.
+    width = None if sys.stdout.isatty() else 200
+    Console(highlight=False, width=width).print(table)
+
+
+async def _set_role(settings: Settings, *, email: str, role: Role) -> User:
+    """Change a role directly in the store: the CLI is the operator, so no actor is needed,
+    but the server never loses its last admin."""
+    clean_email = user_rules.normalize_email(email)
+    engine = open_engine(settings)
+    try:
+        await upgrade_database(engine)
+        async with transaction(engine) as conn:
+            found = await user_repo.get_user_with_hash(conn, clean_email)
+            if found is None:
+                raise NotFound(f"No account with the email {clean_email}.")
+            user = found[0]
+            admins = [u for u in await user_repo.list_users(conn) if u.is_admin]
+            if role is Role.user and admins == [user]:
+                fail(f"{clean_email} is the only admin; make another account admin first.")
+            await user_repo.update_user(conn, user.id, now=utc_now(), role=role.value)
+            updated = await user_repo.get_user(conn, user.id)
+    finally:
+        await engine.dispose()
+    assert updated is not None
+    return updated
+
+
+@user_app.command("set-role")
+def user_set_role(
+    email: Annotated[str, typer.Argument(help="The account's email address.")],
+    role: Annotated[Role, typer.Argument(help="The new role.")],
+) -> None:
+    """Make an account an admin, or a regular user."""
+    settings = load_settings()
+    user = run(_set_role(settings, email=email, role=role), settings=settings)
+    typer.echo(f"{user.email} is now {user.role}.")
+
+
+# --- serve ----------------------------------------------------------------------------------
+
+
+def app_from_env() -> Any:
+    """The ASGI app built from the environment: the factory each ``--workers`` process calls
+    (``uvicorn salon.cli:app_from_env --factory``)."""
+    from salon.app import create_app
+
+    return create_app(load_settings())
+
+
+async def _preflight(settings: Settings) -> tuple[str | None, str]:
+    """Migrate once, before any worker starts (workers would otherwise race to migrate an
+    empty database), and check that the model settings make a provider."""
+    revision = await migrate(settings)
+    try:
+        provider = create_provider(settings)
+    except ValueError as exc:
+        fail(str(exc), exit_code=EXIT_USAGE)
+    await provider.aclose()
+    return revision, provider.name
+
+
+def display_url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
+    if ":" in shown and not shown.startswith("["):
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}"
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default: SALON_HOST).")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port (default: SALON_PORT).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Serve Salon over HTTP. Pending migrations are applied first."""
+    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    settings = load_settings(**overrides)
+    log_level = settings.log_level.strip().lower()
+    if log_level not in UVICORN_LOG_LEVELS:
+        fail(f"SALON_LOG_LEVEL must be one of {', '.join(UVICORN_LOG_LEVELS)}.",
+             exit_code=EXIT_USAGE)
+    is_sqlite = settings.resolved_database_url.startswith("sqlite")
+    if workers > 1 and is_sqlite:
+        fail("--workers above 1 needs PostgreSQL (set SALON_DATABASE_URL): "
+             "SQLite serves a single worker process.", exit_code=EXIT_USAGE)
+    revision, model = run(_preflight(settings), settings=settings)
+    database = safe_url(settings.resolved_database_url)
+    typer.echo(f"Salon {__version__} serving on {display_url(settings.host, settings.port)} "
+               f"(database {database} at revision {revision}; model: {model}; "
+               f"{workers} worker{'s' if workers > 1 else ''})")
+    import uvicorn  # the web stack loads only for this command
+
+    from salon.app import create_app
+
+    target: Any = "salon.cli:app_from_env" if workers > 1 else create_app(settings)
+    uvicorn.run(target, host=settings.host, port=settings.port, workers=workers,
+                factory=workers > 1, log_level=log_level)
+
+
+# --- not supported yet ----------------------------------------------------------------------
+
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+
+
+@app.command("import", context_settings=_PASS_THROUGH, add_help_option=False)
+def import_(ctx: typer.Context) -> None:
+    """Import conversations (not supported yet)."""
+    fail(NOT_SUPPORTED_YET.format(command="import"), exit_code=EXIT_USAGE)
+
+
+@app.command("export", context_settings=_PASS_THROUGH, add_help_option=False)
+def export(ctx: typer.Context) -> None:
+    """Export conversations (not supported yet)."""
+    fail(NOT_SUPPORTED_YET.format(command="export"), exit_code=EXIT_USAGE)
+
