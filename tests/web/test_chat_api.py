@@ -197,6 +197,23 @@ async def test_another_users_conversation_is_404_and_unchanged(
     assert len(h["chat"]) == 2 and h["title"] == "private"
 
 
+async def test_failed_request_leaves_no_blob_behind(
+    alice: UserClient, bob: UserClient, settings: Any
+) -> None:
+    cid = await alice.new_conversation("private")
+    r = await bob.http.post("/api/chat", json={"q": "x", "conversation_id": cid, "stream": False,
+                                               "images": [PNG_URL]})
+    assert r.status_code == 404
+    assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+
+
+async def test_deleting_a_conversation_removes_its_blobs(alice: UserClient, settings: Any) -> None:
+    body = await alice.chat("img", images=[PNG_URL])
+    assert [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+    await alice.http.delete(f"/api/v1/chats/{body['conversationId']}")
+    assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+
+
 async def test_unknown_conversation_is_404(alice: UserClient) -> None:
     r = await alice.http.post("/api/chat", json={"q": "x", "conversation_id": "nope",
                                                  "stream": False})

@@ -7,6 +7,7 @@ away mid-answer leaves the partial answer stored with status ``interrupted``.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
@@ -112,6 +113,22 @@ def _check_location(loc: Location) -> None:
 async def start_turn(ctx: AppContext, user: User, req: ChatRequest) -> Turn:
     """Validate, count the message against the daily limit, and store the question."""
     images = validate_request(ctx, req)
+    bodies = [image.data for image in images] + [content.encode() for _, content in req.files]
+    new_blobs = {sha for sha in map(_sha256, bodies) if not ctx.blobs.exists(sha)}
+    try:
+        return await _store_question(ctx, user, req, images)
+    except BaseException:
+        await file_service.forget_unused_blobs(ctx, new_blobs)
+        raise
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def _store_question(
+    ctx: AppContext, user: User, req: ChatRequest, images: list[DecodedImage]
+) -> Turn:
     command, _ = parse_command(req.q)
     now = ctx.now()
     async with transaction(ctx.engine) as conn:

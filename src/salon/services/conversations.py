@@ -15,6 +15,7 @@ from salon.domain.conversations import (
 )
 from salon.domain.errors import InvalidInput, NotFound
 from salon.domain.users import User
+from salon.services import files as file_service
 from salon.services.context import AppContext
 from salon.store import conversations as repo
 from salon.store.db import transaction
@@ -132,9 +133,7 @@ async def delete_conversation(ctx: AppContext, user: User, conversation_id: str)
         hashes = await repo.conversation_blob_hashes(conn, conversation_id)
         if not await repo.delete_conversation(conn, conversation_id, user_id=user.id):
             raise conversation_not_found()
-        orphans = await repo.unreferenced_blobs(conn, hashes)
-    for sha in orphans:
-        ctx.blobs.delete(sha)
+    await file_service.forget_unused_blobs(ctx, hashes)
 
 
 async def get_file_filters(ctx: AppContext, user: User, conversation_id: str) -> list[str]:

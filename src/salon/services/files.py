@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.domain.errors import NotFound
 from salon.domain.files import DecodedImage, guess_media_type, image_extension, safe_filename
 from salon.services.context import AppContext
 from salon.store import conversations as repo
@@ -60,10 +61,18 @@ async def attach_text_file(
     return {"type": "file", **fields}
 
 
+async def forget_unused_blobs(ctx: AppContext, hashes: set[str]) -> None:
+    """Delete those of ``hashes`` no file row points at (after a failed write)."""
+    if not hashes:
+        return
+    async with ctx.engine.connect() as conn:
+        orphans = await repo.unreferenced_blobs(conn, hashes)
+    for sha in orphans:
+        ctx.blobs.delete(sha)
+
+
 async def read_file(ctx: AppContext, *, user_id: str, file_id: str) -> tuple[dict[str, Any], bytes]:
     """The owner's file row and body. Raises NotFound for anyone else's file."""
-    from salon.domain.errors import NotFound
-
     async with ctx.engine.connect() as conn:
         row = await repo.get_file(conn, file_id, user_id=user_id)
     if row is None or not ctx.blobs.exists(row["sha256"]):
