@@ -237,3 +237,13 @@ async def test_body_over_limit_is_413(client: httpx.AsyncClient, settings: Any) 
 async def test_healthz(client: httpx.AsyncClient) -> None:
     r = await client.get("/healthz")
     assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+async def test_signups_per_client_are_limited(client: httpx.AsyncClient) -> None:
+    for i in range(20):
+        r = await client.post(SIGNUP, json={"name": "N", "email": f"n{i}@example.com",
+                                            "password": "short"})
+        assert r.status_code == 422
+    r = await client.post(SIGNUP, json={"name": "N", "email": "late@example.com",
+                                        "password": "long enough pw"})
+    assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"

@@ -34,8 +34,11 @@ from salon.store.db import transaction
 
 API_TOKEN_PREFIX = "salon_"
 MAX_TOKENS_PER_USER = 50
-SIGNIN_ATTEMPTS = 10
+SIGNIN_ATTEMPTS = 10  # failures per email and client
+SIGNIN_CLIENT_ATTEMPTS = 50  # failures per client, whatever the email
 SIGNIN_WINDOW_SECONDS = 15 * 60
+SIGNUPS_PER_CLIENT = 20
+SIGNUP_WINDOW_SECONDS = 60 * 60
 
 _hasher = PasswordHasher()
 # Verified when the email is unknown, so timing does not tell which emails have accounts.
@@ -78,10 +81,15 @@ async def verify_password(password_hash: str, password: str) -> bool:
 
 async def create_user(
     ctx: AppContext, *, email: str, name: str, password: str, role: str | None = None,
-    via_signup: bool = False,
+    via_signup: bool = False, client: str | None = None,
 ) -> User:
     """Create an account. The first account is always an admin; open sign-up after that
-    only while ``SALON_ENABLE_SIGNUP`` is on (admins and the CLI can always create users)."""
+    only while ``SALON_ENABLE_SIGNUP`` is on (admins and the CLI can always create users).
+    Sign-ups from one ``client`` are limited (each costs a password hash)."""
+    if client is not None:
+        _limit(ctx, f"signup:{client}", SIGNUPS_PER_CLIENT, SIGNUP_WINDOW_SECONDS,
+               "Too many sign-ups from your address. Try again later.")
+        ctx.limiter.hit(f"signup:{client}", window=SIGNUP_WINDOW_SECONDS)
     clean_email = rules.normalize_email(email)
     clean_name = rules.clean_name(name)
     rules.check_password_strength(password)
@@ -109,18 +117,25 @@ async def create_user(
 async def sign_in(ctx: AppContext, *, email: str, password: str, client: str) -> NewSession:
     """Check credentials and open a session. Failed attempts are limited per email and client."""
     key = f"signin:{email.strip().lower()}:{client}"
-    wait = ctx.limiter.retry_after(key, limit=SIGNIN_ATTEMPTS, window=SIGNIN_WINDOW_SECONDS)
-    if wait:
-        raise RateLimited("Too many failed sign-in attempts. Try again later.",
-                          retry_after=int(wait) + 1)
+    client_key = f"signin-client:{client}"
+    message = "Too many failed sign-in attempts. Try again later."
+    _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
+    _limit(ctx, client_key, SIGNIN_CLIENT_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
     async with ctx.engine.connect() as conn:
         found = await repo.get_user_with_hash(conn, email.strip().lower())
     ok = await verify_password(found[1] if found else _DUMMY_HASH, password)
     if not found or not ok:
         ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
+        ctx.limiter.hit(client_key, window=SIGNIN_WINDOW_SECONDS)
         raise Unauthenticated("The email or password is incorrect.", code="INVALID_CREDENTIALS")
     ctx.limiter.reset(key)
     return await open_session(ctx, found[0])
+
+
+def _limit(ctx: AppContext, key: str, limit: int, window: float, message: str) -> None:
+    wait = ctx.limiter.retry_after(key, limit=limit, window=window)
+    if wait:
+        raise RateLimited(message, retry_after=int(wait) + 1)
 
 
 async def open_session(ctx: AppContext, user: User) -> NewSession:

@@ -75,7 +75,7 @@ async def signup(body: SignupBody, request: Request, response: Response, ctx: Ct
     """Create an account (the first one becomes admin) and sign it in."""
     check_same_origin(request)
     user = await auth.create_user(ctx, email=body.email, name=body.name, password=body.password,
-                                  via_signup=True)
+                                  via_signup=True, client=client_key(request))
     new = await auth.open_session(ctx, user)
     set_session_cookie(response, ctx, new.token)
     return session_json(ctx, new)
