@@ -112,7 +112,7 @@ class OpenAIProvider:
         model_id = _first_model_id(response)
         if model_id is None:
             raise ProviderError(
-                f"No model is configured and the server at {self.server} lists none: {hint}",
+                f"No model is configured and the model server lists none: {hint}",
                 code=LLM_BAD_RESPONSE,
             )
         return model_id
@@ -122,14 +122,14 @@ class OpenAIProvider:
             return
         await response.aread()
         message = provider_message(response.text, self._redact)
-        raise http_status_error(response.status_code, message, server=self.server)
+        raise http_status_error(response.status_code, message)
 
     async def _reject_non_stream(self, response: httpx.Response) -> None:
         """A JSON body where an event stream was asked for: the server ignored ``stream``."""
         if response.headers.get("content-type", "").startswith("application/json"):
             await response.aread()
             raise ProviderError(
-                f"The model server at {self.server} answered with JSON instead of an event "
+                f"The model server answered with JSON instead of an event "
                 f"stream{_suffix(provider_message(response.text, self._redact))}",
                 code=LLM_BAD_RESPONSE,
             )
@@ -145,18 +145,18 @@ class OpenAIProvider:
             yield
         except httpx.TimeoutException as exc:
             raise ProviderError(
-                f"The model server at {self.server} did not answer within "
+                f"The model server did not answer within "
                 f"{self._timeout:g} seconds.",
                 code=LLM_TIMEOUT,
             ) from exc
         except httpx.TransportError as exc:
             raise ProviderError(
-                f"Cannot reach the model server at {self.server} ({type(exc).__name__}).",
+                f"Cannot reach the model server ({type(exc).__name__}).",
                 code=LLM_UNAVAILABLE,
             ) from exc
         except httpx.DecodingError as exc:
             raise ProviderError(
-                f"The model server at {self.server} sent a body that cannot be decoded.",
+                "The model server sent a body that cannot be decoded.",
                 code=LLM_BAD_RESPONSE,
             ) from exc
 
@@ -196,22 +196,22 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
     return {"role": message.role, "content": parts}
 
 
-def http_status_error(status: int, message: str, *, server: str) -> ProviderError:
+def http_status_error(status: int, message: str) -> ProviderError:
     """The ProviderError for a non-2xx answer. ``message`` (the server's own error text) must
     already be redacted. 429 counts as unavailable: the server is busy, not the request wrong."""
     if status in (401, 403):
         return ProviderError(
-            f"The model server at {server} refused the credentials (HTTP {status}); "
+            f"The model server refused the credentials (HTTP {status}); "
             f"check SALON_LLM_API_KEY{_suffix(message)}",
             code=LLM_AUTH_FAILED,
         )
     if status >= 500 or status == 429:
         return ProviderError(
-            f"The model server at {server} is unavailable (HTTP {status}){_suffix(message)}",
+            f"The model server is unavailable (HTTP {status}){_suffix(message)}",
             code=LLM_UNAVAILABLE,
         )
     return ProviderError(
-        f"The model server at {server} rejected the request (HTTP {status}){_suffix(message)}",
+        f"The model server rejected the request (HTTP {status}){_suffix(message)}",
         code=LLM_BAD_RESPONSE,
     )
 

@@ -218,6 +218,12 @@ async def revoke_api_token(ctx: AppContext, user: User, token_id: str) -> None:
             raise NotFound("No such API token.", code="TOKEN_NOT_FOUND")
 
 
+async def has_users(ctx: AppContext) -> bool:
+    """Whether anyone has an account yet (the first one becomes the admin)."""
+    async with ctx.engine.connect() as conn:
+        return await repo.count_users(conn) > 0
+
+
 async def list_users(ctx: AppContext, actor: User) -> list[User]:
     _require_admin(actor)
     async with ctx.engine.connect() as conn:

@@ -8,6 +8,7 @@ away mid-answer leaves the partial answer stored with status ``interrupted``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from salon.services import files as file_service
 from salon.services.context import AppContext
 from salon.store import conversations as repo
 from salon.store.db import transaction
+
+logger = logging.getLogger(__name__)
 
 MAX_FILE_CONTEXT_CHARS = 20_000
 MAX_LOCATION_CHARS = 100
@@ -251,6 +254,7 @@ async def _generate(ctx: AppContext, turn: Turn, answer: _Answer) -> AsyncIterat
             for event in _absorb(chunk, answer):
                 yield event
     except ProviderError as exc:
+        logger.warning("model provider %r failed: %s: %s", ctx.provider.name, exc.code, exc.detail)
         answer.status = "error"
         answer.text = (answer.text + "\n\n" if answer.text else "") + f"⚠️ {exc.detail}"
         yield Event("error", {"detail": exc.detail, "code": exc.code})

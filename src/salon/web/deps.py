@@ -6,7 +6,7 @@ import hmac
 from typing import Annotated
 from urllib.parse import urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from salon.domain.errors import Forbidden, Unauthenticated
 from salon.domain.users import User
@@ -92,6 +92,19 @@ async def require_user(principal: Annotated[Principal, Depends(require_principal
 
 CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 CurrentUser = Annotated[User, Depends(require_user)]
+
+
+def set_session_cookie(response: Response, ctx: AppContext, token: str) -> None:
+    """The browser session: HttpOnly (no script reads it), SameSite=Lax (no cross-site writes)."""
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=ctx.settings.session_days * 86400,
+        httponly=True,
+        samesite="lax",
+        secure=ctx.settings.cookie_secure,
+        path="/",
+    )
 
 
 def client_key(request: Request) -> str:

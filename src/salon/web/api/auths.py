@@ -18,6 +18,7 @@ from salon.web.deps import (
     OptionalPrincipal,
     check_same_origin,
     client_key,
+    set_session_cookie,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -52,18 +53,6 @@ def user_json(ctx: Ctx, user: User) -> dict[str, Any]:
         "permissions": auth.user_permissions(ctx, user),
         "created_at": user.created_at,
     }
-
-
-def set_session_cookie(response: Response, ctx: Ctx, token: str) -> None:
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=ctx.settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.cookie_secure,
-        path="/",
-    )
 
 
 def session_json(ctx: Ctx, new: auth.NewSession) -> dict[str, Any]:

@@ -1,0 +1,226 @@
+"""Message parts to safe HTML: one renderer for the chat page and the share page.
+
+Every part type from ``domain.conversations.PART_FIELDS`` has a renderer here; unknown types
+are skipped. Each renderer's HTML passes through ``sanitize_html``, except the chart's JSON
+data island, which is escaped so it cannot close its ``<script>`` element.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from markupsafe import Markup
+
+from salon.render.highlight import highlight_code, plain_block
+from salon.render.markdown import markdown_to_html
+from salon.render.sanitize import sanitize_html
+
+Part = Mapping[str, Any]
+FileUrl = Callable[[str], str]
+PartRenderer = Callable[[Part, FileUrl], Markup]
+
+SIZE_UNITS = ("B", "KB", "MB", "GB", "TB")
+
+
+def render_message(parts: Sequence[Part], *, file_url: FileUrl) -> Markup:
+    """The HTML of one message's parts, in order. ``file_url`` maps a file id to the URL its
+    bytes are served from (the owner's file route, or a share's)."""
+    return Markup("").join(_render_runs(parts, file_url))
+
+
+def _render_runs(parts: Sequence[Part], file_url: FileUrl) -> Iterator[Markup]:
+    """Consecutive citations share one numbered list, numbered across the whole message."""
+    number = 1
+    run: list[Part] = []
+    for part in [*parts, {"type": "end"}]:
+        if part.get("type") == "citation":
+            run.append(part)
+            continue
+        if run:
+            yield sanitize_html(render_citations(run, start=number))
+            number += len(run)
+            run = []
+        yield render_part(part, file_url=file_url)
+
+
+def render_part(part: Part, *, file_url: FileUrl) -> Markup:
+    """One part's safe HTML; an empty string for types we do not know."""
+    kind = part.get("type")
+    if kind == "chart":
+        return render_chart(part)
+    renderer = _RENDERERS.get(str(kind))
+    return sanitize_html(renderer(part, file_url)) if renderer else Markup("")
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown text as safe HTML."""
+    return sanitize_html(markdown_to_html(text))
+
+
+def _text(part: Part, file_url: FileUrl) -> Markup:
+    return Markup('<div class="part part-text">{}</div>').format(
+        Markup(markdown_to_html(_str(part.get("text")))))
+
+
+def _thought(part: Part, file_url: FileUrl) -> Markup:
+    body = Markup(markdown_to_html(_str(part.get("text"))))
+    return Markup('<details class="part part-thought"><summary>Thought</summary>'
+                  '<div class="details-body">{}</div></details>').format(body)
+
+
+def _tool_call(part: Part, file_url: FileUrl) -> Markup:
+    sections = [_labelled("Arguments", _as_json_block(part.get("arguments")))]
+    if part.get("result") is not None:
+        sections.append(_labelled("Result", _as_json_block(part.get("result"))))
+    return Markup('<details class="part part-tool"><summary>Tool: {}</summary>'
+                  '<div class="details-body">{}</div></details>').format(
+        _str(part.get("name")) or "unnamed", Markup("").join(sections))
+
+
+def render_citations(citations: Iterable[Part], *, start: int = 1) -> Markup:
+    """A numbered list of sources: title, link and snippet (never the ``source`` text)."""
+    items = [_citation_item(c) for c in citations]
+    return Markup('<ol class="part part-citations" start="{}">{}</ol>').format(
+        start, Markup("").join(items))
+
+
+def _citation_item(part: Part) -> Markup:
+    title = _str(part.get("title")) or _str(part.get("url")) or "Source"
+    url = _str(part.get("url"))
+    head = Markup('<span class="citation-title">{}</span>').format(title)
+    if url:
+        head = Markup('<a href="{}">{}</a>').format(url, title)
+    snippet = _str(part.get("snippet"))
+    tail = Markup('<p class="citation-snippet">{}</p>').format(snippet) if snippet else Markup("")
+    return Markup("<li>{}{}</li>").format(head, tail)
+
+
+def _image(part: Part, file_url: FileUrl) -> Markup:
+    alt = _str(part.get("alt")) or _str(part.get("name")) or "image"
+    file_id = _str(part.get("file_id"))
+    if file_id:
+        src = file_url(file_id)
+        return Markup('<figure class="part part-image"><a href="{src}">'
+                      '<img src="{src}" alt="{alt}" loading="lazy"></a></figure>').format(
+            src=src, alt=alt)
+    url = _str(part.get("url"))
+    if not url:
+        return Markup("")
+    return Markup('<p class="part part-remote-image">Remote image, not loaded: '
+                  '<a href="{}">{}</a></p>').format(url, alt)
+
+
+def _file(part: Part, file_url: FileUrl) -> Markup:
+    file_id = _str(part.get("file_id"))
+    name = _str(part.get("name")) or "file"
+    meta = " · ".join(x for x in (human_size(part.get("size")), _str(part.get("media_type"))) if x)
+    link = Markup("<span>{}</span>").format(name)
+    if file_id:
+        link = Markup('<a href="{}" download>{}</a>').format(file_url(file_id), name)
+    return Markup('<p class="part part-file">{} <span class="file-meta">{}</span></p>').format(
+        link, meta)
+
+
+def _table(part: Part, file_url: FileUrl) -> Markup:
+    columns = [_cell(c) for c in _list(part.get("columns"))]
+    rows = [_row(r, columns) for r in _list(part.get("rows"))]
+    caption = _str(part.get("caption"))
+    head = Markup("").join(Markup('<th scope="col">{}</th>').format(c) for c in columns)
+    body = Markup("").join(
+        Markup("<tr>{}</tr>").format(Markup("").join(Markup("<td>{}</td>").format(v) for v in r))
+        for r in rows)
+    return Markup('<div class="part part-table table-wrap"><table data-sortable>{}'
+                  "<thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>").format(
+        Markup("<caption>{}</caption>").format(caption) if caption else Markup(""), head, body)
+
+
+def _row(row: Any, columns: list[str]) -> list[str]:
+    if isinstance(row, Mapping):
+        return [_cell(row.get(c)) for c in columns]
+    return [_cell(v) for v in _list(row)]
+
+
+def render_chart(part: Part) -> Markup:
+    """The chart's title and a note, with its Plotly spec as an inert JSON data island."""
+    title = _str(part.get("title")) or "Chart"
+    return Markup(
+        '<figure class="part part-chart" data-chart><figcaption>{}</figcaption>'
+        '<p class="chart-note">Interactive chart (drawn by a later version of Salon).</p>'
+        '<script type="application/json" class="chart-spec">{}</script></figure>'
+    ).format(title, json_island(part.get("spec")))
+
+
+def json_island(value: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>`` and ``&`` are
+    \\u-escaped, so ``</script>`` and ``<!--`` cannot appear; parsing it gives ``value`` back."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    for char, escaped in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                          ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(char, escaped)
+    return Markup(text)
+
+
+def _code(part: Part, file_url: FileUrl) -> Markup:
+    code = highlight_code(_str(part.get("code")), _str(part.get("language")) or None)
+    output = part.get("output")
+    if output is None or output == "":
+        return Markup('<div class="part part-code">{}</div>').format(code)
+    return Markup('<div class="part part-code">{}<div class="code-output">{}</div></div>').format(
+        code, _labelled("Output", plain_block(_str(output))))
+
+
+def _labelled(label: str, block: Markup) -> Markup:
+    return Markup('<div class="block-label">{}</div>{}').format(label, block)
+
+
+def _as_json_block(value: Any) -> Markup:
+    """Structured values as pretty JSON; strings that hold JSON are pretty-printed too."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return plain_block(value)
+    if isinstance(value, str):
+        return plain_block(value)
+    return highlight_code(json.dumps(value, indent=2, ensure_ascii=False, default=str), "json")
+
+
+def human_size(size: Any) -> str:
+    """``1536`` → ``"1.5 KB"``; anything that is not a non-negative number → ``""``."""
+    if isinstance(size, bool) or not isinstance(size, int | float) or size < 0:
+        return ""
+    value = float(size)
+    for unit in SIZE_UNITS:
+        if value < 1024 or unit == SIZE_UNITS[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return ""
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else "" if value is None else str(value)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
+def _list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list | tuple) else []
+
+
+_RENDERERS: dict[str, PartRenderer] = {
+    "text": _text,
+    "thought": _thought,
+    "tool_call": _tool_call,
+    "image": _image,
+    "file": _file,
+    "table": _table,
+    "code": _code,
+}

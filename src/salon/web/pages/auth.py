@@ -1,0 +1,112 @@
+"""Log-in, sign-up and log-out pages: plain forms that work without JavaScript.
+
+After signing in the browser goes to ``next``, but only when it is a path on this site: the
+login page must never become an open redirect.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+
+from salon.domain.errors import SalonError
+from salon.services import auth
+from salon.web.deps import (
+    SESSION_COOKIE,
+    Ctx,
+    OptionalPrincipal,
+    check_csrf,
+    check_same_origin,
+    client_key,
+    set_session_cookie,
+)
+from salon.web.errors import status_for
+from salon.web.pages.access import FormText, safe_next, with_next
+from salon.web.pages.render import redirect, render
+
+router = APIRouter()
+
+NextField = Annotated[str, Form(alias="next", max_length=2000)]
+NextQuery = Annotated[str, Query(alias="next")]
+
+
+@router.get("/login")
+async def login_page(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, next_url: NextQuery = "/"
+) -> Response:
+    target = safe_next(next_url)
+    if principal is not None:
+        return redirect(target)
+    if not await auth.has_users(ctx):
+        return redirect(with_next("/signup", target))
+    return render(request, "login.html", title="Log in", next=target, email="", error=None,
+                  signup_open=ctx.settings.enable_signup)
+
+
+@router.post("/login")
+async def login_submit(
+    request: Request, ctx: Ctx, email: FormText = "", password: FormText = "",
+    next_url: NextField = "/",
+) -> Response:
+    check_same_origin(request)
+    target = safe_next(next_url)
+    try:
+        new = await auth.sign_in(ctx, email=email, password=password, client=client_key(request))
+    except SalonError as exc:  # shown on the form, with the status the API would give
+        return render(request, "login.html", status=status_for(exc), title="Log in",
+                      next=target, email=email, error=exc.detail,
+                      signup_open=ctx.settings.enable_signup)
+    response = redirect(target)
+    set_session_cookie(response, ctx, new.token)
+    return response
+
+
+@router.get("/signup")
+async def signup_page(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, next_url: NextQuery = "/"
+) -> Response:
+    target = safe_next(next_url)
+    if principal is not None:
+        return redirect(target)
+    first = not await auth.has_users(ctx)
+    return render(request, "signup.html", title="Sign up", next=target, name="", email="",
+                  error=None, first=first, signup_open=first or ctx.settings.enable_signup)
+
+
+@router.post("/signup")
+async def signup_submit(
+    request: Request, ctx: Ctx, name: FormText = "", email: FormText = "",
+    password: FormText = "", next_url: NextField = "/",
+) -> Response:
+    check_same_origin(request)
+    target = safe_next(next_url)
+    try:
+        user = await auth.create_user(ctx, email=email, name=name, password=password,
+                                      via_signup=True, client=client_key(request))
+    except SalonError as exc:
+        first = not await auth.has_users(ctx)
+        return render(request, "signup.html", status=status_for(exc), title="Sign up",
+                      next=target, name=name, email=email, error=exc.detail, first=first,
+                      signup_open=first or ctx.settings.enable_signup)
+    new = await auth.open_session(ctx, user)
+    response = redirect(target)
+    set_session_cookie(response, ctx, new.token)
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, csrf_token: FormText = ""
+) -> Response:
+    """End this browser's session. Needs the session's CSRF token, so no other site can log
+    a visitor out."""
+    if principal is None:
+        return redirect("/login")
+    check_csrf(request, principal, form_token=csrf_token)
+    if principal.via_cookie and (token := request.cookies.get(SESSION_COOKIE)):
+        await auth.sign_out(ctx, token)
+    response = redirect("/login")
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response

@@ -1,0 +1,11 @@
+"""HTML pages: log-in and sign-up, the chat page, settings, and the admin's user list."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from salon.web.pages import admin, auth, chat, settings
+
+router = APIRouter(include_in_schema=False)
+for _module in (auth, chat, settings, admin):
+    router.include_router(_module.router)
