@@ -85,10 +85,12 @@ class Settings(BaseSettings):
 
 
 def normalize_database_url(url: str) -> str:
-    """Map plain driver names to the async drivers Salon uses (aiosqlite, asyncpg)."""
+    """Map every spelling of a SQLite or PostgreSQL URL to the async driver Salon ships
+    (aiosqlite, asyncpg), so a URL copied from another tool works as it is."""
     if url.startswith("sqlite://"):
         return "sqlite+aiosqlite://" + url.removeprefix("sqlite://")
-    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://",
+                   "postgresql+psycopg://"):
         if url.startswith(prefix):
             return "postgresql+asyncpg://" + url.removeprefix(prefix)
     return url
