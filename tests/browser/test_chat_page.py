@@ -197,6 +197,20 @@ def test_hostile_markdown_is_shown_not_run(open_page: OpenPage, salon: SalonServ
     assert watch.dialogs == []
 
 
+def test_code_blocks_have_a_copy_button(open_page: OpenPage, salon: SalonServer) -> None:
+    page, _ = open_page()
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=salon.url)
+    sign_up(page, salon.url)
+    ask(page, "Why does this fail?\n```python\nprint('hi')\nx = 1 / 0\n```")
+    button = page.locator(".message-user .codeblock .codeblock-copy")
+    expect(button).to_have_count(1)
+    button.click()
+    expect(button).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == "print('hi')\nx = 1 / 0\n"
+    page.reload()  # server-rendered blocks get the button too
+    expect(page.locator(".message-user .codeblock-copy")).to_have_count(1)
+
+
 def test_attach_a_text_file(open_page: OpenPage, salon: SalonServer, tmp_path: Path) -> None:
     page, _ = open_page()
     sign_up(page, salon.url)

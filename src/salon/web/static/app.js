@@ -90,6 +90,37 @@ function setupCopyButtons() {
   }
 }
 
+// Code blocks get a "Copy" button (only with JavaScript, where it can work), also in messages
+// that arrive later (streamed answers, fragments).
+function addCodeCopyButtons() {
+  for (const block of document.querySelectorAll(".codeblock:not([data-copy-ready])")) {
+    block.dataset.copyReady = "1";
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "codeblock-copy";
+    button.textContent = "Copy";
+    button.setAttribute("aria-label", "Copy code");
+    block.prepend(button);
+  }
+}
+
+function setupCodeCopyButtons() {
+  addCodeCopyButtons();
+  new MutationObserver(addCodeCopyButtons).observe(document.body, { childList: true, subtree: true });
+  document.addEventListener("click", async (event) => {
+    const button = event.target.closest?.(".codeblock-copy");
+    const code = button?.closest(".codeblock")?.querySelector("pre code");
+    if (!code) return;
+    try {
+      await navigator.clipboard.writeText(code.textContent);
+      button.textContent = "Copied";
+    } catch {
+      button.textContent = "Select and press Ctrl+C";
+    }
+    setTimeout(() => { button.textContent = "Copy"; }, 2000);
+  });
+}
+
 function setupDialogCloseButtons() {
   document.addEventListener("click", (event) => {
     const button = event.target.closest?.("[data-close-dialog]");
@@ -101,4 +132,5 @@ setupMenu();
 setupConfirmForms();
 setupDialogCloseButtons();
 setupCopyButtons();
+setupCodeCopyButtons();
 enhanceTables();
