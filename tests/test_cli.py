@@ -146,12 +146,20 @@ def test_unusable_database_is_reported_cleanly(data_dir: Path, url: str, says: s
 
 
 @pytest.fixture
-def served(data_dir: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+def served_env() -> dict[str, str]:
+    """Extra environment for the ``served`` server; parametrise to change."""
+    return {}
+
+
+@pytest.fixture
+def served(
+    data_dir: Path, served_env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "salon", "serve", "--port", str(port)],
-        env=salon_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        stdin=subprocess.DEVNULL,
+        env=salon_env(data_dir, **served_env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, stdin=subprocess.DEVNULL,
     )
     try:
         yield f"http://127.0.0.1:{port}", proc
@@ -170,20 +178,52 @@ def stop(proc: subprocess.Popen[str]) -> str:
         return proc.communicate()[0]
 
 
-def test_serve_answers_healthz_on_the_given_port(
-    served: tuple[str, subprocess.Popen[str]],
-) -> None:
-    url, proc = served
+def wait_healthy(url: str, proc: subprocess.Popen[str]) -> httpx.Response:
     deadline = time.monotonic() + 60
     with httpx.Client(trust_env=False, timeout=2) as http:
         while True:
             assert proc.poll() is None, "salon serve exited early"
             try:
-                response = http.get(f"{url}/healthz")
-                break
+                return http.get(f"{url}/healthz")
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "salon serve did not answer within 60 s"
                 time.sleep(0.2)
+
+
+def test_serve_answers_healthz_on_the_given_port(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, proc = served
+    response = wait_healthy(url, proc)
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
     assert f"serving on {url}" in stop(proc)
+
+
+def failed_signins_until_limited(url: str, *, forwarded_for: list[str]) -> int:
+    """Sign in with a wrong password, each time claiming another X-Forwarded-For address;
+    the number of attempts before the first 429 (0 if none came)."""
+    with httpx.Client(base_url=url, trust_env=False, timeout=10) as http:
+        http.post("/api/v1/auths/signup", json={"name": "A", "email": "a@example.com",
+                                                "password": "long enough pw"})
+        for i, address in enumerate(forwarded_for):
+            r = http.post("/api/v1/auths/signin", headers={"X-Forwarded-For": address},
+                          json={"email": "a@example.com", "password": "wrong password"})
+            if r.status_code == 429:
+                return i
+    return 0
+
+
+@pytest.mark.parametrize(
+    ("served_env", "limited_after"),
+    [({}, 0), ({"SALON_TRUSTED_PROXIES": "10.9.9.9"}, 10)],
+)
+def test_forwarded_for_is_believed_only_from_trusted_proxies(
+    served: tuple[str, subprocess.Popen[str]], limited_after: int
+) -> None:
+    url, proc = served
+    wait_healthy(url, proc)
+    addresses = [f"203.0.113.{i}" for i in range(12)]
+    # From a trusted proxy (we are 127.0.0.1) every address is its own client: never limited.
+    # From an untrusted one the header is ignored: one client, limited after 10 failures.
+    assert failed_signins_until_limited(url, forwarded_for=addresses) == limited_after

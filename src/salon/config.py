@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     max_query_chars: int = Field(default=100_000, ge=1)
     daily_message_limit: int = Field(default=0, ge=0)
     log_level: str = "info"
+    # Reverse proxies whose X-Forwarded-For / -Proto headers are believed (comma-separated IPs
+    # or networks, "*" for any). Everyone else's forwarding headers are ignored.
+    trusted_proxies: str = "127.0.0.1"
 
     llm_provider: Literal["auto", "openai", "local", "none"] = "auto"
     llm_base_url: str = ""
