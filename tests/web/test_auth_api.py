@@ -13,6 +13,13 @@ SIGNUP = "/api/v1/auths/signup"
 SIGNIN = "/api/v1/auths/signin"
 
 
+async def test_open_webui_signup_with_avatar_field(client: httpx.AsyncClient) -> None:
+    r = await client.post(SIGNUP, json={"name": "Ann", "email": "ann@example.com",
+                                        "password": "long enough pw",
+                                        "profile_image_url": "/user.png"})
+    assert r.status_code == 200
+
+
 async def test_first_user_is_admin_and_next_is_user(make_user: Any) -> None:
     first = await make_user()
     second = await make_user()

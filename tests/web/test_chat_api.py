@@ -86,6 +86,11 @@ async def test_create_new_and_title(alice: UserClient) -> None:
     assert h["title"] == "My title" and h["slug"] == "my-title"
 
 
+async def test_khoj_client_fields_are_accepted(alice: UserClient) -> None:
+    body = await alice.chat("hi", country_code="FR", d=0.18, turn_id="t-1", interrupt=False)
+    assert body["status"] == "ok"
+
+
 async def test_location_and_timezone_reach_the_model(
     alice: UserClient, fake_llm: FakeOpenAIServer
 ) -> None:

@@ -28,6 +28,8 @@ class SignupBody(Body):
     name: str = Field(max_length=1000)
     email: str = Field(max_length=1000)
     password: str = Field(max_length=1000)
+    # Open WebUI's client sends an avatar URL; accepted for compatibility, not stored yet.
+    profile_image_url: str | None = Field(default=None, max_length=1000)
 
 
 class SigninBody(Body):

@@ -39,7 +39,12 @@ class ChatBody(Body):
     city: str | None = None
     region: str | None = None
     country: str | None = None
+    country_code: str | None = Field(default=None, max_length=8)
     timezone: str | None = None
+    # Sent by Khoj's own clients; accepted for compatibility, not used by Salon.
+    d: float | None = None
+    turn_id: str | None = Field(default=None, max_length=64)
+    interrupt: bool = False
 
 
 class NewSessionBody(Body):
