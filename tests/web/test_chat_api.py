@@ -325,6 +325,16 @@ async def test_set_title(alice: UserClient) -> None:
         assert r.status_code == 422
 
 
+async def test_khoj_query_string_forms(alice: UserClient) -> None:
+    r = await alice.http.post("/api/chat/sessions", params={"agent_slug": "khoj"})
+    assert r.status_code == 200
+    cid = r.json()["conversation_id"]
+    r = await alice.http.patch("/api/chat/title", params={"conversation_id": cid, "title": "Q"})
+    assert r.status_code == 200 and r.json()["title"] == "Q"
+    r = await alice.http.patch("/api/chat/title", params={"conversation_id": cid})
+    assert r.status_code == 422 and r.json()["field"] == "title"
+
+
 async def test_delete_history(alice: UserClient) -> None:
     cid = await alice.new_conversation("bye")
     r = await alice.http.delete("/api/chat/history", params={"conversation_id": cid})

@@ -14,6 +14,7 @@ from pydantic import Field
 
 from salon.domain.commands import COMMANDS
 from salon.domain.conversations import Conversation, Message
+from salon.domain.errors import InvalidInput
 from salon.services import chat as chat_service
 from salon.services import conversations as conv_service
 from salon.web.api.models import Body
@@ -203,16 +204,30 @@ async def sessions(user: CurrentUser, ctx: Ctx, recent: bool = False) -> Any:
 
 
 @router.post("/sessions")
-async def new_session(user: CurrentUser, ctx: Ctx, body: NewSessionBody | None = None) -> Any:
-    conv = await conv_service.create_conversation(
-        ctx, user, agent_slug=body.agent_slug if body else None
-    )
+async def new_session(
+    user: CurrentUser, ctx: Ctx, body: NewSessionBody | None = None,
+    agent_slug: str | None = Query(default=None, max_length=64),
+) -> Any:
+    """Start an empty conversation. ``agent_slug`` in the JSON body (or, as Khoj's own clients
+    send it, in the query string)."""
+    slug = body.agent_slug if body and body.agent_slug else agent_slug
+    conv = await conv_service.create_conversation(ctx, user, agent_slug=slug)
     return session_json(conv)
 
 
 @router.patch("/title")
-async def set_title(body: TitleBody, user: CurrentUser, ctx: Ctx) -> Any:
-    conv = await conv_service.rename_conversation(ctx, user, body.conversation_id, body.title)
+async def set_title(
+    user: CurrentUser, ctx: Ctx, body: TitleBody | None = None,
+    conversation_id: str | None = Query(default=None, max_length=64),
+    title: str | None = Query(default=None, max_length=1000),
+) -> Any:
+    """Rename: ``{"conversation_id", "title"}`` in the JSON body (or both in the query)."""
+    target = body.conversation_id if body else conversation_id
+    new_title = body.title if body else title
+    if target is None or new_title is None:
+        raise InvalidInput("Give conversation_id and title (JSON body or query).",
+                           field="conversation_id" if target is None else "title")
+    conv = await conv_service.rename_conversation(ctx, user, target, new_title)
     return {"status": "ok", "title": conv.title, "slug": conv.slug}
 
 
