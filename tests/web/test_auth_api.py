@@ -254,3 +254,77 @@ async def test_signups_per_client_are_limited(client: httpx.AsyncClient) -> None
     r = await client.post(SIGNUP, json={"name": "N", "email": "late@example.com",
                                         "password": "long enough pw"})
     assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"enable_signup": False}])
+async def test_admin_adds_users_even_with_signup_off(
+    client: httpx.AsyncClient, alice: UserClient
+) -> None:
+    r = await alice.http.post("/api/v1/auths/add", json={
+        "name": "Carol", "email": "carol@example.com", "password": "long enough pw",
+        "role": "user"})
+    assert r.status_code == 200 and r.json()["role"] == "user"
+    signin = await client.post(SIGNIN, json={"email": "carol@example.com",
+                                             "password": "long enough pw"})
+    assert signin.status_code == 200
+
+
+async def test_only_admins_add_users_and_input_is_checked(
+    alice: UserClient, bob: UserClient
+) -> None:
+    body = {"name": "C", "email": "c@example.com", "password": "long enough pw"}
+    r = await bob.http.post("/api/v1/auths/add", json=body)
+    assert r.status_code == 403 and r.json()["code"] == "ADMIN_REQUIRED"
+    r = await alice.http.post("/api/v1/auths/add", json={**body, "role": "root"})
+    assert r.status_code == 422
+    r = await alice.http.post("/api/v1/auths/add", json={**body, "email": bob.email})
+    assert r.status_code == 409
+
+
+async def test_change_password_ends_other_sessions(
+    client: httpx.AsyncClient, alice: UserClient
+) -> None:
+    other = (await client.post(SIGNIN, json={"email": alice.email,
+                                             "password": alice.password})).json()["token"]
+    key = (await alice.http.post("/api/v1/auths/api_keys", json={"name": "k"})).json()["token"]
+    r = await alice.http.post("/api/v1/auths/update/password",
+                              json={"password": "wrong one!", "new_password": "brand new pw"})
+    assert r.status_code == 422 and r.json()["code"] == "INCORRECT_PASSWORD"
+    r = await alice.http.post("/api/v1/auths/update/password",
+                              json={"password": alice.password, "new_password": "short"})
+    assert r.status_code == 422
+    r = await alice.http.post("/api/v1/auths/update/password",
+                              json={"password": alice.password, "new_password": "brand new pw"})
+    assert r.status_code == 200
+    assert (await alice.http.get("/api/v1/auths/")).status_code == 200  # this session stays
+    other_auth = {"Authorization": f"Bearer {other}"}
+    assert (await client.get("/api/v1/auths/", headers=other_auth)).status_code == 401
+    key_auth = {"Authorization": f"Bearer {key}"}
+    assert (await client.get("/api/v1/auths/", headers=key_auth)).status_code == 200
+    old = await client.post(SIGNIN, json={"email": alice.email, "password": alice.password})
+    new = await client.post(SIGNIN, json={"email": alice.email, "password": "brand new pw"})
+    assert old.status_code == 401 and new.status_code == 200
+
+
+async def test_update_profile_name(alice: UserClient) -> None:
+    r = await alice.http.post("/api/v1/auths/update/profile", json={"name": "  Alice  B "})
+    assert r.status_code == 200 and r.json()["name"] == "Alice B"
+    r = await alice.http.post("/api/v1/auths/update/profile", json={"name": " "})
+    assert r.status_code == 422
+
+
+async def test_admin_deletes_a_user_with_their_data(
+    alice: UserClient, bob: UserClient, settings: Any
+) -> None:
+    png = ("data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk"
+           "+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==")
+    await bob.chat("mine", images=[png])
+    assert [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+    assert (await bob.http.delete(f"/api/v1/users/{alice.id}")).status_code == 403
+    assert (await alice.http.delete(f"/api/v1/users/{alice.id}")).status_code == 422
+    assert (await alice.http.delete(f"/api/v1/users/{bob.id}")).json() is True
+    assert (await bob.http.get("/api/chat/sessions")).status_code == 401
+    assert not [p for p in settings.blob_dir.rglob("*") if p.is_file()]
+    assert (await alice.http.delete(f"/api/v1/users/{bob.id}")).status_code == 404
+    users = (await alice.http.get("/api/v1/users/")).json()
+    assert [u["email"] for u in users] == [alice.email]

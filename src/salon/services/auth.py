@@ -28,6 +28,7 @@ from salon.domain.errors import (
     Unauthenticated,
 )
 from salon.domain.users import User
+from salon.services import files as file_service
 from salon.services.context import AppContext
 from salon.store import users as repo
 from salon.store.db import transaction
@@ -228,6 +229,55 @@ async def list_users(ctx: AppContext, actor: User) -> list[User]:
     _require_admin(actor)
     async with ctx.engine.connect() as conn:
         return await repo.list_users(conn)
+
+
+async def add_user(
+    ctx: AppContext, actor: User, *, email: str, name: str, password: str, role: str = "user"
+) -> User:
+    """Admin only: create an account (whether or not open sign-up is on)."""
+    _require_admin(actor)
+    return await create_user(ctx, email=email, name=name, password=password, role=role)
+
+
+async def delete_user(ctx: AppContext, actor: User, user_id: str) -> None:
+    """Admin only: delete another account with everything it owns. The last admin stays."""
+    _require_admin(actor)
+    if user_id == actor.id:
+        raise InvalidInput("You cannot delete your own account here.", field="user_id")
+    async with transaction(ctx.engine) as conn:
+        target = await repo.get_user(conn, user_id)
+        if target is None:
+            raise NotFound("No such user.", code="USER_NOT_FOUND")
+        hashes = await repo.user_blob_hashes(conn, user_id)
+        await repo.delete_user(conn, user_id)
+    await file_service.forget_unused_blobs(ctx, hashes)
+
+
+async def change_password(
+    ctx: AppContext, user: User, *, current: str, new: str, keep_token: str | None = None
+) -> None:
+    """Change the caller's password after checking the current one. Every other session ends
+    (``keep_token``, the caller's own session, stays); API tokens stay valid."""
+    rules.check_password_strength(new)
+    async with ctx.engine.connect() as conn:
+        stored = await repo.get_password_hash(conn, user.id)
+    if stored is None or not await verify_password(stored, current):
+        raise InvalidInput("The current password is incorrect.", code="INCORRECT_PASSWORD",
+                           field="password")
+    new_hash = await hash_password(new)
+    async with transaction(ctx.engine) as conn:
+        await repo.update_user(conn, user.id, now=ctx.now(), password_hash=new_hash)
+        await repo.delete_other_sessions(
+            conn, user.id, keep_token_hash=hash_secret(keep_token) if keep_token else None)
+
+
+async def update_profile(ctx: AppContext, user: User, *, name: str) -> User:
+    clean = rules.clean_name(name)
+    async with transaction(ctx.engine) as conn:
+        await repo.update_user(conn, user.id, now=ctx.now(), name=clean)
+        updated = await repo.get_user(conn, user.id)
+    assert updated is not None
+    return updated
 
 
 async def update_user_access(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain.users import User
-from salon.store.tables import api_tokens, sessions, users
+from salon.store.tables import api_tokens, files, sessions, users
 
 
 def _to_user(row: sa.Row[Any]) -> User:
@@ -63,6 +63,37 @@ async def update_user(conn: AsyncConnection, user_id: str, *, now: datetime, **v
         users.update().where(users.c.id == user_id).values(updated_at=now, **values)
     )
     return result.rowcount > 0
+
+
+async def get_password_hash(conn: AsyncConnection, user_id: str) -> str | None:
+    query = sa.select(users.c.password_hash).where(users.c.id == user_id)
+    value: str | None = (await conn.execute(query)).scalar_one_or_none()
+    return value
+
+
+async def count_admins(conn: AsyncConnection) -> int:
+    query = sa.select(sa.func.count()).select_from(users).where(users.c.role == "admin")
+    return int((await conn.execute(query)).scalar_one())
+
+
+async def delete_user(conn: AsyncConnection, user_id: str) -> bool:
+    """Delete an account; its sessions, tokens, conversations and file rows go with it."""
+    result = await conn.execute(users.delete().where(users.c.id == user_id))
+    return result.rowcount > 0
+
+
+async def user_blob_hashes(conn: AsyncConnection, user_id: str) -> set[str]:
+    query = sa.select(files.c.sha256).where(files.c.user_id == user_id).distinct()
+    return {r.sha256 for r in await conn.execute(query)}
+
+
+async def delete_other_sessions(
+    conn: AsyncConnection, user_id: str, *, keep_token_hash: str | None
+) -> None:
+    query = sessions.delete().where(sessions.c.user_id == user_id)
+    if keep_token_hash:
+        query = query.where(sessions.c.token_hash != keep_token_hash)
+    await conn.execute(query)
 
 
 async def insert_session(

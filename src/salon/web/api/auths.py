@@ -16,6 +16,7 @@ from salon.web.deps import (
     CurrentPrincipal,
     CurrentUser,
     OptionalPrincipal,
+    bearer_token,
     check_same_origin,
     client_key,
     set_session_cookie,
@@ -37,6 +38,24 @@ class SigninBody(Body):
     password: str = Field(max_length=1000)
 
 
+class AddUserBody(Body):
+    name: str = Field(max_length=1000)
+    email: str = Field(max_length=1000)
+    password: str = Field(max_length=1000)
+    role: str = Field(default="user", max_length=16)
+    profile_image_url: str | None = Field(default=None, max_length=1000)
+
+
+class PasswordBody(Body):
+    password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000)
+
+
+class ProfileBody(Body):
+    name: str = Field(max_length=1000)
+    profile_image_url: str | None = Field(default=None, max_length=1000)
+
+
 class TokenBody(Body):
     name: str = Field(max_length=1000)
 
@@ -55,6 +74,15 @@ def user_json(ctx: Ctx, user: User) -> dict[str, Any]:
         "permissions": auth.user_permissions(ctx, user),
         "created_at": user.created_at,
     }
+
+
+def current_session_token(request: Request, principal: auth.Principal) -> str | None:
+    """The session token the caller authenticated with (cookie or bearer); None for API
+    tokens, which are not sessions."""
+    if principal.via_cookie:
+        return request.cookies.get(SESSION_COOKIE)
+    token = bearer_token(request)
+    return None if token is None or token.startswith(auth.API_TOKEN_PREFIX) else token
 
 
 def session_json(ctx: Ctx, new: auth.NewSession) -> dict[str, Any]:
@@ -93,11 +121,7 @@ async def signout(
         from salon.web.deps import check_csrf
 
         check_csrf(request, principal)
-    token = request.cookies.get(SESSION_COOKIE) if principal and principal.via_cookie else None
-    if token is None and principal is not None:
-        header = request.headers.get("authorization", "")
-        candidate = header.partition(" ")[2].strip()
-        token = None if candidate.startswith(auth.API_TOKEN_PREFIX) else candidate
+    token = current_session_token(request, principal) if principal else None
     if token:
         await auth.sign_out(ctx, token)
     response.delete_cookie(SESSION_COOKIE, path="/")
@@ -110,6 +134,29 @@ async def current_user(principal: CurrentPrincipal, ctx: Ctx) -> Any:
     if principal.csrf_token:
         body["csrf_token"] = principal.csrf_token
     return body
+
+
+@router.post("/auths/add")
+async def add_user(body: AddUserBody, user: CurrentUser, ctx: Ctx) -> Any:
+    """Admin only: create an account, even with open sign-up turned off."""
+    added = await auth.add_user(ctx, user, email=body.email, name=body.name,
+                                password=body.password, role=body.role)
+    return user_json(ctx, added)
+
+
+@router.post("/auths/update/password")
+async def update_password(
+    body: PasswordBody, request: Request, principal: CurrentPrincipal, ctx: Ctx
+) -> Any:
+    """Change the caller's password (the current one is required). Other sessions end."""
+    await auth.change_password(ctx, principal.user, current=body.password, new=body.new_password,
+                               keep_token=current_session_token(request, principal))
+    return {"status": True}
+
+
+@router.post("/auths/update/profile")
+async def update_profile(body: ProfileBody, user: CurrentUser, ctx: Ctx) -> Any:
+    return user_json(ctx, await auth.update_profile(ctx, user, name=body.name))
 
 
 @router.get("/auths/api_keys")
@@ -133,6 +180,13 @@ async def revoke_token(token_id: str, user: CurrentUser, ctx: Ctx) -> Any:
 async def list_users(user: CurrentUser, ctx: Ctx) -> Any:
     """Admin only: every account with its role and effective permissions."""
     return [user_json(ctx, u) for u in await auth.list_users(ctx, user)]
+
+
+@router.delete("/users/{user_id}")
+async def delete_user(user_id: str, user: CurrentUser, ctx: Ctx) -> Any:
+    """Admin only: delete an account and everything it owns."""
+    await auth.delete_user(ctx, user, user_id)
+    return True
 
 
 @router.post("/users/{user_id}/update")
