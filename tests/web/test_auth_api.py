@@ -328,3 +328,13 @@ async def test_admin_deletes_a_user_with_their_data(
     assert (await alice.http.delete(f"/api/v1/users/{bob.id}")).status_code == 404
     users = (await alice.http.get("/api/v1/users/")).json()
     assert [u["email"] for u in users] == [alice.email]
+
+
+async def test_wrong_current_passwords_are_rate_limited(alice: UserClient) -> None:
+    body = {"password": "not my password", "new_password": "brand new pw"}
+    for _ in range(10):
+        r = await alice.http.post("/api/v1/auths/update/password", json=body)
+        assert r.status_code == 422
+    r = await alice.http.post("/api/v1/auths/update/password",
+                              json={"password": alice.password, "new_password": "brand new pw"})
+    assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"

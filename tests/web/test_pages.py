@@ -419,3 +419,234 @@ async def test_admin_form_errors_are_inline(
     assert "cannot remove your own admin role" in r.text
     r = await client.post("/admin/users/no-such-user", data={"csrf_token": csrf}, headers=HTML)
     assert r.status_code == 404
+
+
+# -- settings: profile and password -----------------------------------------------------------
+
+NEW_PASSWORD = "a brand new secret"
+
+
+def anonymous(app: Any) -> httpx.AsyncClient:
+    """A client of its own (no cookies), e.g. to sign in the way another device would."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+
+
+async def can_log_in(app: Any, email: str, password: str) -> bool:
+    async with anonymous(app) as other:
+        r = await other.post("/login", data={"email": email, "password": password})
+    return r.status_code == 303
+
+
+async def test_settings_has_profile_and_password_forms(
+    client: httpx.AsyncClient, alice: UserClient
+) -> None:
+    await log_in(client, alice)
+    page = (await client.get("/settings", headers=HTML)).text
+    assert 'action="/settings/profile"' in page and 'value="Alice"' in page
+    for field_id, autocomplete in [("current-password", "current-password"),
+                                   ("new-password", "new-password"),
+                                   ("confirm-password", "new-password")]:
+        assert f'<label for="{field_id}">' in page
+        assert re.search(rf'id="{field_id}"[^>]*autocomplete="{autocomplete}"', page), field_id
+
+
+async def test_change_name(client: httpx.AsyncClient, alice: UserClient) -> None:
+    csrf = await log_in(client, alice)
+    r = await client.post("/settings/profile", data={"name": "  Alice   Liddell ",
+                                                     "csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/settings?saved=profile"
+    page = (await client.get(r.headers["location"], headers=HTML)).text
+    assert "Your name was saved." in page
+    assert 'value="Alice Liddell"' in page
+    assert (await alice.http.get("/api/v1/auths/")).json()["name"] == "Alice Liddell"
+
+
+async def test_name_errors_are_inline(client: httpx.AsyncClient, alice: UserClient) -> None:
+    csrf = await log_in(client, alice)
+    r = await client.post("/settings/profile", data={"name": "   ", "csrf_token": csrf})
+    assert r.status_code == 422
+    assert "Enter your name." in r.text
+    assert r.text.index("Enter your name.") < r.text.index('action="/settings/profile"')
+    assert (await alice.http.get("/api/v1/auths/")).json()["name"] == "Alice"
+
+
+async def test_change_password(app: Any, client: httpx.AsyncClient, alice: UserClient) -> None:
+    """The new password signs in, the old one no longer does; this browser stays signed in
+    and every other session (alice.http's bearer session) ends."""
+    csrf = await log_in(client, alice)
+    r = await client.post("/settings/password", data={
+        "current_password": alice.password, "new_password": NEW_PASSWORD,
+        "confirm_password": NEW_PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/settings?saved=password"
+    page = await client.get(r.headers["location"], headers=HTML)
+    assert page.status_code == 200
+    assert "Password changed. Other devices were signed out." in page.text
+    assert NEW_PASSWORD not in page.text
+    assert (await alice.http.get("/api/v1/auths/")).status_code == 401
+    assert not await can_log_in(app, alice.email, alice.password)
+    assert await can_log_in(app, alice.email, NEW_PASSWORD)
+    r = await client.post("/settings/profile", data={"name": "Still Alice", "csrf_token": csrf})
+    assert r.status_code == 303
+
+
+@pytest.mark.parametrize(("fields", "message", "invalid_id"), [
+    ({"current_password": "not my password"}, "The current password is incorrect.",
+     "current-password"),
+    ({"confirm_password": "a brand new secreT"}, "The new passwords do not match.",
+     "confirm-password"),
+    ({"new_password": "short", "confirm_password": "short"}, "at least 8 characters",
+     "new-password"),
+    ({"new_password": "x" * 300, "confirm_password": "x" * 300}, "at most 256 characters",
+     "new-password"),
+])
+async def test_password_errors_are_inline_and_change_nothing(
+    app: Any, client: httpx.AsyncClient, alice: UserClient, fields: dict[str, str],
+    message: str, invalid_id: str,
+) -> None:
+    csrf = await log_in(client, alice)
+    data = {"current_password": alice.password, "new_password": NEW_PASSWORD,
+            "confirm_password": NEW_PASSWORD, "csrf_token": csrf, **fields}
+    r = await client.post("/settings/password", data=data, headers=HTML)
+    assert r.status_code == 422
+    assert message in r.text
+    assert r.text.index(message) < r.text.index('action="/settings/password"')
+    assert re.search(rf'id="{invalid_id}"[^>]*aria-invalid="true"', r.text)
+    for value in (data["current_password"], data["new_password"]):
+        assert value not in r.text
+    assert (await alice.http.get("/api/v1/auths/")).status_code == 200
+    assert await can_log_in(app, alice.email, alice.password)
+    assert not await can_log_in(app, alice.email, NEW_PASSWORD)
+
+
+@pytest.mark.parametrize(("path", "data"), [
+    ("/settings/profile", {"name": "Mallory"}),
+    ("/settings/password", {"current_password": "correct horse battery",
+                            "new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD}),
+    ("/admin/users", {"name": "Mallory", "email": "m@example.com", "password": NEW_PASSWORD}),
+    ("/admin/users/some-id/delete", {}),
+])
+async def test_account_form_posts_need_the_csrf_token(
+    app: Any, client: httpx.AsyncClient, alice: UserClient, path: str, data: dict[str, str]
+) -> None:
+    await log_in(client, alice)
+    for extra in ({}, {"csrf_token": "forged"}):
+        r = await client.post(path, data={**data, **extra}, headers=HTML)
+        assert r.status_code == 403
+        assert "CSRF" in r.text
+    assert (await alice.http.get("/api/v1/auths/")).json()["name"] == "Alice"
+    assert await can_log_in(app, alice.email, alice.password)
+    assert len((await alice.http.get("/api/v1/users/")).json()) == 1
+
+
+@pytest.mark.parametrize("path", ["/settings/profile", "/settings/password", "/admin/users",
+                                  "/admin/users/some-id/delete"])
+async def test_anonymous_account_posts_are_refused(
+    client: httpx.AsyncClient, alice: UserClient, path: str
+) -> None:
+    r = await client.post(path, data={"csrf_token": "x"})
+    assert r.status_code == 401
+
+
+# -- admin: add and delete users --------------------------------------------------------------
+
+@pytest.mark.parametrize("settings_overrides", [{"enable_signup": False}])
+@pytest.mark.parametrize(("role", "described"), [("user", "a user"), ("admin", "an admin")])
+async def test_admin_adds_a_user_who_can_sign_in(
+    app: Any, client: httpx.AsyncClient, alice: UserClient, role: str, described: str
+) -> None:
+    csrf = await log_in(client, alice)
+    r = await client.post("/admin/users", data={
+        "name": "Carol", "email": "Carol@Example.com", "password": "carol's password",
+        "role": role, "csrf_token": csrf})
+    assert r.status_code == 303
+    location = r.headers["location"]
+    added = re.fullmatch(r"/admin/users\?added=([0-9a-f-]{36})", location)
+    assert added, location
+    page = (await client.get(location, headers=HTML)).text
+    assert f"Added Carol (carol@example.com) as {described}." in page
+    assert f'class="card user-card just-saved" id="user-{added.group(1)}"' in page
+    assert "carol&#39;s password" not in page and "carol's password" not in page
+    assert await can_log_in(app, "carol@example.com", "carol's password")
+    users = {u["email"]: u for u in (await alice.http.get("/api/v1/users/")).json()}
+    assert users["carol@example.com"]["role"] == role
+
+
+@pytest.mark.parametrize(("fields", "status", "message"), [
+    ({"email": "bob@example.com"}, 409, "already exists"),
+    ({"email": "not-an-email"}, 422, "valid email"),
+    ({"name": "  "}, 422, "Enter your name"),
+    ({"password": "short"}, 422, "at least 8 characters"),
+    ({"role": "owner"}, 422, "Unknown role"),
+])
+async def test_add_user_errors_are_inline(
+    client: httpx.AsyncClient, alice: UserClient, bob: UserClient, fields: dict[str, str],
+    status: int, message: str,
+) -> None:
+    """Shown above the form, on the field in error, with what was typed (not the password)."""
+    csrf = await log_in(client, alice)
+    data = {"name": "Carol <b>", "email": "carol@example.com", "password": "long enough pw",
+            "role": "user", "csrf_token": csrf, **fields}
+    r = await client.post("/admin/users", data=data, headers=HTML)
+    assert r.status_code == status
+    assert message in r.text
+    assert r.text.index(message) < r.text.index('action="/admin/users"')
+    assert "long enough pw" not in r.text and "Carol <b>" not in r.text
+    field = next(iter(fields))
+    assert re.search(rf'id="new-user-{field}"[^>]*aria-invalid="true"', r.text), field
+    if "name" not in fields:
+        assert 'value="Carol &lt;b&gt;"' in r.text
+    assert len((await alice.http.get("/api/v1/users/")).json()) == 2
+
+
+async def test_non_admin_cannot_add_or_delete_users(
+    app: Any, client: httpx.AsyncClient, alice: UserClient, bob: UserClient
+) -> None:
+    csrf = await log_in(client, bob)
+    r = await client.post("/admin/users", headers=HTML, data={
+        "name": "Mallory", "email": "mallory@example.com", "password": "long enough pw",
+        "role": "admin", "csrf_token": csrf})
+    assert r.status_code == 403
+    assert "Not allowed" in r.text
+    assert not await can_log_in(app, "mallory@example.com", "long enough pw")
+    r = await client.post(f"/admin/users/{alice.id}/delete", data={"csrf_token": csrf},
+                          headers=HTML)
+    assert r.status_code == 403
+    assert "Not allowed" in r.text
+    assert (await alice.http.get("/api/v1/auths/")).status_code == 200
+
+
+async def test_admin_deletes_a_user_and_their_sessions(
+    app: Any, client: httpx.AsyncClient, alice: UserClient, bob: UserClient
+) -> None:
+    await bob.new_conversation("bob's question")
+    csrf = await log_in(client, alice)
+    page = (await client.get("/admin/users", headers=HTML)).text
+    confirm = re.search(rf'action="/admin/users/{bob.id}/delete"[^>]*data-confirm="([^"]+)"',
+                        page)
+    assert confirm
+    assert "Bob" in confirm.group(1) and "conversations and files" in confirm.group(1)
+    assert f"/admin/users/{alice.id}/delete" not in page  # no delete button for yourself
+
+    r = await client.post(f"/admin/users/{bob.id}/delete", data={"csrf_token": csrf})
+    assert r.status_code == 303 and r.headers["location"] == "/admin/users?deleted=1"
+    after = (await client.get(r.headers["location"], headers=HTML)).text
+    assert "The account was deleted" in after
+    assert bob.email not in after
+    assert (await bob.http.get("/api/v1/auths/")).status_code == 401
+    assert not await can_log_in(app, bob.email, bob.password)
+    r = await client.post(f"/admin/users/{bob.id}/delete", data={"csrf_token": csrf},
+                          headers=HTML)
+    assert r.status_code == 404
+    assert "Page not found" in r.text
+
+
+async def test_admin_cannot_delete_themselves(
+    client: httpx.AsyncClient, alice: UserClient
+) -> None:
+    csrf = await log_in(client, alice)
+    r = await client.post(f"/admin/users/{alice.id}/delete", data={"csrf_token": csrf},
+                          headers=HTML)
+    assert r.status_code == 422
+    assert "You cannot delete your own account here." in r.text
+    assert (await client.get("/admin/users", headers=HTML)).status_code == 200
+    assert (await alice.http.get("/api/v1/auths/")).status_code == 200

@@ -259,9 +259,13 @@ async def change_password(
     """Change the caller's password after checking the current one. Every other session ends
     (``keep_token``, the caller's own session, stays); API tokens stay valid."""
     rules.check_password_strength(new)
+    key = f"password:{user.id}"
+    _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS,
+           "Too many wrong current passwords. Try again later.")
     async with ctx.engine.connect() as conn:
         stored = await repo.get_password_hash(conn, user.id)
     if stored is None or not await verify_password(stored, current):
+        ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
         raise InvalidInput("The current password is incorrect.", code="INCORRECT_PASSWORD",
                            field="password")
     new_hash = await hash_password(new)

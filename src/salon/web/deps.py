@@ -107,6 +107,15 @@ def set_session_cookie(response: Response, ctx: AppContext, token: str) -> None:
     )
 
 
+def current_session_token(request: Request, principal: Principal) -> str | None:
+    """The session token the caller authenticated with (cookie or bearer); None for API
+    tokens, which are not sessions."""
+    if principal.via_cookie:
+        return request.cookies.get(SESSION_COOKIE)
+    token = bearer_token(request)
+    return None if token is None or token.startswith(auth.API_TOKEN_PREFIX) else token
+
+
 def client_key(request: Request) -> str:
     """The client address for rate limits. Proxy headers are not trusted here (yet)."""
     return request.client.host if request.client else "unknown"

@@ -16,9 +16,9 @@ from salon.web.deps import (
     CurrentPrincipal,
     CurrentUser,
     OptionalPrincipal,
-    bearer_token,
     check_same_origin,
     client_key,
+    current_session_token,
     set_session_cookie,
 )
 
@@ -74,15 +74,6 @@ def user_json(ctx: Ctx, user: User) -> dict[str, Any]:
         "permissions": auth.user_permissions(ctx, user),
         "created_at": user.created_at,
     }
-
-
-def current_session_token(request: Request, principal: auth.Principal) -> str | None:
-    """The session token the caller authenticated with (cookie or bearer); None for API
-    tokens, which are not sessions."""
-    if principal.via_cookie:
-        return request.cookies.get(SESSION_COOKIE)
-    token = bearer_token(request)
-    return None if token is None or token.startswith(auth.API_TOKEN_PREFIX) else token
 
 
 def session_json(ctx: Ctx, new: auth.NewSession) -> dict[str, Any]:

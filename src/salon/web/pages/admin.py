@@ -1,6 +1,8 @@
-"""The admin's user list: change a user's role and set per-user permission overrides.
+"""The admin's user list: add and delete users, change a user's role and set per-user
+permission overrides.
 
-Only admins may see it (``services.auth`` decides; everyone else gets the 403 page).
+Only admins may see it or post to it (``services.auth`` decides; everyone else gets the 403
+page). Deleting asks for confirmation first (``data-confirm``, handled by ``static/app.js``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from salon.services import auth
 from salon.services.context import AppContext
 from salon.web.deps import Ctx, OptionalPrincipal
 from salon.web.errors import status_for
-from salon.web.pages.access import form_principal, to_login
+from salon.web.pages.access import FormText, form_principal, to_login
 from salon.web.pages.render import redirect, render
 
 router = APIRouter()
@@ -29,12 +31,32 @@ PERMISSION_LABELS = {
 }
 # Form value -> override: "default" removes the override (the server-wide setting applies).
 OVERRIDE_CHOICES: dict[str, bool | None] = {"default": None, "allow": True, "deny": False}
+DELETED_NOTICE = "The account was deleted, with its conversations and files."
 
 
 @dataclass(frozen=True)
 class UserRow:
     user: User
     effective: dict[str, bool]
+
+
+@dataclass(frozen=True)
+class NewUserForm:
+    """What the "Add user" form shows: empty, or what was typed (never the password)."""
+
+    name: str = ""
+    email: str = ""
+    role: str = "user"
+    error: str | None = None
+    invalid: str | None = None  # the field the error is about
+
+
+def invalid_field(exc: SalonError) -> str | None:
+    """The "Add user" field an error is about (a taken email names none)."""
+    if exc.code == "EMAIL_TAKEN":
+        return "email"
+    field = exc.extra.get("field")
+    return str(field) if field else None
 
 
 def parse_overrides(form: FormData) -> dict[str, object]:
@@ -52,22 +74,63 @@ def parse_overrides(form: FormData) -> dict[str, object]:
 
 async def users_page(
     request: Request, ctx: AppContext, actor: User, *, status: int = 200,
-    error: str | None = None, saved: str | None = None,
+    error: str | None = None, notice: str | None = None, saved: str | None = None,
+    added: str | None = None, new: NewUserForm | None = None,
 ) -> Response:
+    """The list; ``saved``/``added`` are user ids to mark as just saved/just added."""
     users = await auth.list_users(ctx, actor)
     rows = [UserRow(user=u, effective=auth.user_permissions(ctx, u)) for u in users]
     return render(request, "admin_users.html", status=status, title="Users", rows=rows,
                   defaults=auth.permission_defaults(ctx), labels=PERMISSION_LABELS,
-                  error=error, saved=saved)
+                  error=error, notice=notice, saved=saved, new=new or NewUserForm(),
+                  added=next((u for u in users if u.id == added), None))
 
 
 @router.get("/admin/users")
 async def show_users(
-    request: Request, ctx: Ctx, principal: OptionalPrincipal, saved: str | None = None
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, saved: str | None = None,
+    added: str | None = None, deleted: bool = False,
 ) -> Response:
     if principal is None:
         return await to_login(ctx, request)
-    return await users_page(request, ctx, principal.user, saved=saved)
+    return await users_page(request, ctx, principal.user, saved=saved, added=added,
+                            notice=DELETED_NOTICE if deleted else None)
+
+
+@router.post("/admin/users")
+async def add_user(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, name: FormText = "",
+    email: FormText = "", password: FormText = "", role: FormText = "user",
+    csrf_token: FormText = "",
+) -> Response:
+    """Create an account; its errors are shown in the "Add user" form, typed values kept."""
+    actor = form_principal(request, principal, csrf_token).user
+    try:
+        added = await auth.add_user(ctx, actor, email=email, name=name, password=password,
+                                    role=role)
+    except SalonError as exc:
+        if status_for(exc) == 403:
+            raise
+        new = NewUserForm(name=name, email=email, role=role, error=exc.detail,
+                          invalid=invalid_field(exc))
+        return await users_page(request, ctx, actor, status=status_for(exc), new=new)
+    return redirect(f"/admin/users?added={added.id}")
+
+
+@router.post("/admin/users/{user_id}/delete")
+async def delete_user(
+    user_id: str, request: Request, ctx: Ctx, principal: OptionalPrincipal,
+    csrf_token: FormText = "",
+) -> Response:
+    """Delete an account with everything it owns (the page asked for confirmation)."""
+    actor = form_principal(request, principal, csrf_token).user
+    try:
+        await auth.delete_user(ctx, actor, user_id)
+    except SalonError as exc:
+        if status_for(exc) in (403, 404):
+            raise
+        return await users_page(request, ctx, actor, status=status_for(exc), error=exc.detail)
+    return redirect("/admin/users?deleted=1")
 
 
 @router.post("/admin/users/{user_id}")

@@ -1,6 +1,9 @@
-"""The settings page: the user's API tokens (list, create with the secret shown once, revoke).
+"""The settings page: the user's profile (display name), password, and API tokens (list,
+create with the secret shown once, revoke).
 
-Plain forms with the session's CSRF token; ``static/app.js`` only adds the copy button.
+Plain forms with the session's CSRF token; ``static/app.js`` only adds the copy button and the
+confirmation before revoking. Each form's errors and notices are shown in its own card
+(``card`` names it).
 """
 
 from __future__ import annotations
@@ -10,35 +13,94 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from salon.domain.errors import SalonError
+from salon.domain.errors import InvalidInput, SalonError
 from salon.domain.users import User
 from salon.services import auth
 from salon.services.context import AppContext
-from salon.web.deps import Ctx, OptionalPrincipal
+from salon.web.deps import Ctx, OptionalPrincipal, current_session_token
 from salon.web.errors import status_for
 from salon.web.pages.access import FormText, form_principal, to_login
 from salon.web.pages.render import redirect, render
 
 router = APIRouter()
 
+REVOKED_NOTICE = "The token was revoked: programs using it can no longer sign in."
+# ``/settings?saved=<card>`` after a successful form post: the notice shown in that card.
+SAVED_NOTICES = {
+    "profile": "Your name was saved.",
+    "password": "Password changed. Other devices were signed out.",
+}
+# The password field an error is about (the new password, unless named here).
+PASSWORD_ERROR_FIELDS = {
+    "INCORRECT_PASSWORD": "current_password",
+    "PASSWORD_MISMATCH": "confirm_password",
+}
+
 
 async def settings_page(
-    request: Request, ctx: AppContext, user: User, *, status: int = 200,
+    request: Request, ctx: AppContext, user: User, *, status: int = 200, card: str = "tokens",
     created: dict[str, Any] | None = None, error: str | None = None, notice: str | None = None,
+    profile_name: str | None = None, invalid: str | None = None,
 ) -> Response:
+    """The page, with ``error``/``notice`` shown in ``card`` (profile, password or tokens)
+    and ``invalid`` naming the password field the error is about."""
     return render(request, "settings.html", status=status, title="Settings",
                   tokens=await auth.list_api_tokens(ctx, user), created=created, error=error,
-                  notice=notice)
+                  notice=notice, card=card, invalid=invalid,
+                  profile_name=user.name if profile_name is None else profile_name)
 
 
 @router.get("/settings")
 async def show_settings(
-    request: Request, ctx: Ctx, principal: OptionalPrincipal, revoked: bool = False
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, revoked: bool = False,
+    saved: str | None = None,
 ) -> Response:
     if principal is None:
         return await to_login(ctx, request)
-    notice = "The token was revoked: programs using it can no longer sign in." if revoked else None
-    return await settings_page(request, ctx, principal.user, notice=notice)
+    if saved is not None and saved in SAVED_NOTICES:
+        return await settings_page(request, ctx, principal.user, card=saved,
+                                   notice=SAVED_NOTICES[saved])
+    return await settings_page(request, ctx, principal.user,
+                               notice=REVOKED_NOTICE if revoked else None)
+
+
+@router.post("/settings/profile")
+async def update_profile(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, name: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    user = form_principal(request, principal, csrf_token).user
+    try:
+        await auth.update_profile(ctx, user, name=name)
+    except SalonError as exc:
+        return await settings_page(request, ctx, user, status=status_for(exc), card="profile",
+                                   error=exc.detail, profile_name=name, invalid="name")
+    return redirect("/settings?saved=profile")
+
+
+def check_confirmation(new_password: str, confirm_password: str) -> None:
+    """The new password typed twice must match (checked here: the service takes it once)."""
+    if new_password != confirm_password:
+        raise InvalidInput("The new passwords do not match.", code="PASSWORD_MISMATCH",
+                           field="confirm_password")
+
+
+@router.post("/settings/password")
+async def change_password(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, current_password: FormText = "",
+    new_password: FormText = "", confirm_password: FormText = "", csrf_token: FormText = "",
+) -> Response:
+    """Change the password; every other session ends, this browser stays signed in."""
+    caller = form_principal(request, principal, csrf_token)
+    try:
+        check_confirmation(new_password, confirm_password)
+        await auth.change_password(ctx, caller.user, current=current_password, new=new_password,
+                                   keep_token=current_session_token(request, caller))
+    except SalonError as exc:
+        return await settings_page(
+            request, ctx, caller.user, status=status_for(exc), card="password", error=exc.detail,
+            invalid=PASSWORD_ERROR_FIELDS.get(exc.code, "new_password"))
+    return redirect("/settings?saved=password")
 
 
 @router.post("/settings/tokens")
