@@ -58,9 +58,24 @@ async def login_submit(
         return render(request, "login.html", status=status_for(exc), title="Log in",
                       next=target, email=email, error=exc.detail,
                       signup_open=ctx.settings.enable_signup)
+    return signed_in_redirect(ctx, target, new.token)
+
+
+def signed_in_redirect(ctx: Ctx, target: str, token: str) -> Response:
+    """Go on to ``target`` with the new session's cookie set."""
     response = redirect(target)
-    set_session_cookie(response, ctx, new.token)
+    set_session_cookie(response, ctx, token)
     return response
+
+
+async def signup_form(
+    request: Request, ctx: Ctx, *, target: str, status: int = 200, name: str = "",
+    email: str = "", error: str | None = None,
+) -> Response:
+    first = not await auth.has_users(ctx)
+    return render(request, "signup.html", status=status, title="Sign up", next=target,
+                  name=name, email=email, error=error, first=first,
+                  signup_open=first or ctx.settings.enable_signup)
 
 
 @router.get("/signup")
@@ -70,9 +85,7 @@ async def signup_page(
     target = safe_next(next_url)
     if principal is not None:
         return redirect(target)
-    first = not await auth.has_users(ctx)
-    return render(request, "signup.html", title="Sign up", next=target, name="", email="",
-                  error=None, first=first, signup_open=first or ctx.settings.enable_signup)
+    return await signup_form(request, ctx, target=target)
 
 
 @router.post("/signup")
@@ -86,14 +99,10 @@ async def signup_submit(
         user = await auth.create_user(ctx, email=email, name=name, password=password,
                                       via_signup=True, client=client_key(request))
     except SalonError as exc:
-        first = not await auth.has_users(ctx)
-        return render(request, "signup.html", status=status_for(exc), title="Sign up",
-                      next=target, name=name, email=email, error=exc.detail, first=first,
-                      signup_open=first or ctx.settings.enable_signup)
+        return await signup_form(request, ctx, target=target, status=status_for(exc), name=name,
+                                 email=email, error=exc.detail)
     new = await auth.open_session(ctx, user)
-    response = redirect(target)
-    set_session_cookie(response, ctx, new.token)
-    return response
+    return signed_in_redirect(ctx, target, new.token)
 
 
 @router.post("/logout")
