@@ -61,3 +61,10 @@ class UserClient:
             conversation_id = (await self.chat(q, **fields))["conversationId"]
         assert conversation_id is not None
         return conversation_id
+
+    async def share(self, chat_id: str, **options: Any) -> dict[str, Any]:
+        """Create or update the chat's share with ``options``; returns the share JSON."""
+        r = await self.http.post(f"/api/v1/chats/{chat_id}/share", json=options)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body

@@ -15,6 +15,7 @@ from salon import __version__
 from salon.config import Settings
 from salon.llm import create_provider
 from salon.services.context import AppContext
+from salon.services.shares import enforce_public_permission
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, ping, upgrade_database
 from salon.web.docs import install_docs
@@ -50,11 +51,13 @@ def create_app(settings: Settings, *, context: AppContext | None = None) -> Fast
 
 
 def _include_routers(app: FastAPI) -> None:
-    from salon.web.api import auths, chat, chats, files
+    from salon.web.api import auths, chat, chats, files, shares
     from salon.web.pages import routes as pages
 
     app.include_router(auths.router)
+    app.include_router(shares.khoj_router)
     app.include_router(chat.router)
+    app.include_router(shares.router)  # before chats: "/api/v1/chats/shared" is not a chat id
     app.include_router(chats.router)
     app.include_router(files.router)
     app.include_router(pages.router)
@@ -74,12 +77,14 @@ async def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.resolved_database_url)
     await upgrade_database(engine)
-    return AppContext(
+    ctx = AppContext(
         settings=settings,
         engine=engine,
         blobs=BlobStore(settings.blob_dir),
         provider=create_provider(settings),
     )
+    await enforce_public_permission(ctx)
+    return ctx
 
 
 async def close_context(ctx: AppContext) -> None:

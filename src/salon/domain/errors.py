@@ -38,6 +38,11 @@ class Forbidden(SalonError):
     default_detail = "You are not allowed to do that."
 
 
+class Gone(SalonError):
+    code = "GONE"
+    default_detail = "This is no longer available."
+
+
 class Conflict(SalonError):
     code = "CONFLICT"
     default_detail = "That conflicts with existing data."

@@ -76,3 +76,22 @@ def guess_media_type(name: str, *, default: str = "text/plain") -> str:
 def image_extension(media_type: str) -> str:
     return {"image/png": "png", "image/jpeg": "jpg", "image/gif": "gif",
             "image/webp": "webp"}.get(media_type, "bin")
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Bare, distinct file names for an archive, in order: paths dropped, a repeated name gets
+    " (2)", " (3)"... before its extension (compared case-insensitively, as on most disks)."""
+    taken: set[str] = set()
+    out: list[str] = []
+    for raw in names:
+        name = safe_filename(raw)
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not stem:
+            stem, dot, ext = name, "", ""
+        candidate, n = name, 1
+        while candidate.lower() in taken:
+            n += 1
+            candidate = f"{stem} ({n}){dot}{ext}"
+        taken.add(candidate.lower())
+        out.append(candidate)
+    return out

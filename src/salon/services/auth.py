@@ -30,6 +30,7 @@ from salon.domain.errors import (
 from salon.domain.users import User
 from salon.services import files as file_service
 from salon.services.context import AppContext
+from salon.store import shares as share_repo
 from salon.store import users as repo
 from salon.store.db import transaction
 
@@ -226,7 +227,7 @@ async def has_users(ctx: AppContext) -> bool:
 
 
 async def list_users(ctx: AppContext, actor: User) -> list[User]:
-    _require_admin(actor)
+    require_admin(actor)
     async with ctx.engine.connect() as conn:
         return await repo.list_users(conn)
 
@@ -235,13 +236,13 @@ async def add_user(
     ctx: AppContext, actor: User, *, email: str, name: str, password: str, role: str = "user"
 ) -> User:
     """Admin only: create an account (whether or not open sign-up is on)."""
-    _require_admin(actor)
+    require_admin(actor)
     return await create_user(ctx, email=email, name=name, password=password, role=role)
 
 
 async def delete_user(ctx: AppContext, actor: User, user_id: str) -> None:
     """Admin only: delete another account with everything it owns. The last admin stays."""
-    _require_admin(actor)
+    require_admin(actor)
     if user_id == actor.id:
         raise InvalidInput("You cannot delete your own account here.", field="user_id")
     async with transaction(ctx.engine) as conn:
@@ -289,7 +290,7 @@ async def update_user_access(
     permissions: dict[str, object] | None = None,
 ) -> User:
     """Admin only: change a user's role and/or permission overrides."""
-    _require_admin(actor)
+    require_admin(actor)
     values: dict[str, Any] = {}
     if role is not None:
         if role not in rules.ROLES:
@@ -303,7 +304,11 @@ async def update_user_access(
         if not await repo.update_user(conn, user_id, now=ctx.now(), **values):
             raise NotFound("No such user.", code="USER_NOT_FOUND")
         user = await repo.get_user(conn, user_id)
-    assert user is not None
+        assert user is not None
+        if not user_permissions(ctx, user)["sharing_public_chat"]:
+            # The spec: losing the public permission makes every public share logged-in-only
+            # at once; the links stay active.
+            await share_repo.make_private(conn, user_ids=[user.id], now=ctx.now())
     return user
 
 
@@ -320,6 +325,6 @@ def user_permissions(ctx: AppContext, user: User) -> dict[str, bool]:
     return rules.effective_permissions(user.permissions, permission_defaults(ctx))
 
 
-def _require_admin(actor: User) -> None:
+def require_admin(actor: User) -> None:
     if not actor.is_admin:
         raise Forbidden("Only an admin can do that.", code="ADMIN_REQUIRED")

@@ -132,21 +132,23 @@ async def next_seq(conn: AsyncConnection, conversation_id: str) -> int:
     return int(result.scalar_one()) - 1
 
 
+def _message_row(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id, "conversation_id": message.conversation_id, "seq": message.seq,
+        "turn_id": message.turn_id, "role": message.role, "parts": message.parts,
+        "model": message.model, "usage": message.usage, "status": message.status,
+        "created_at": message.created_at,
+    }
+
+
 async def insert_message(conn: AsyncConnection, message: Message) -> None:
-    await conn.execute(
-        messages.insert().values(
-            id=message.id,
-            conversation_id=message.conversation_id,
-            seq=message.seq,
-            turn_id=message.turn_id,
-            role=message.role,
-            parts=message.parts,
-            model=message.model,
-            usage=message.usage,
-            status=message.status,
-            created_at=message.created_at,
-        )
-    )
+    await conn.execute(messages.insert().values(**_message_row(message)))
+
+
+async def insert_messages(conn: AsyncConnection, batch: list[Message]) -> None:
+    """Many messages in one executemany (cloning, importing)."""
+    if batch:
+        await conn.execute(messages.insert(), [_message_row(m) for m in batch])
 
 
 async def list_messages(conn: AsyncConnection, conversation_id: str) -> list[Message]:
@@ -160,6 +162,11 @@ async def list_messages(conn: AsyncConnection, conversation_id: str) -> list[Mes
 
 async def insert_file(conn: AsyncConnection, **values: Any) -> None:
     await conn.execute(files.insert().values(**values))
+
+
+async def insert_files(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await conn.execute(files.insert(), rows)
 
 
 async def get_file(conn: AsyncConnection, file_id: str, *, user_id: str) -> dict[str, Any] | None:

@@ -146,3 +146,59 @@ message_quota = sa.Table(
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("count", sa.Integer, nullable=False),
 )
+
+# A conversation's share (at most one). ``share_id`` is the link; status is derived from the
+# columns (see ``domain.shares.share_status`` and ``store.shares.status_case``).
+shares = sa.Table(
+    "shares",
+    metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("share_id", sa.String(144), nullable=False, unique=True),
+    sa.Column("conversation_id", sa.String(36),
+              sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False, unique=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("is_public", sa.Boolean, nullable=False),
+    sa.Column("password_hash", sa.String(255), nullable=True),
+    sa.Column("live", sa.Boolean, nullable=False),
+    sa.Column("display_username", sa.Boolean, nullable=False),
+    sa.Column("allow_cloning", sa.Boolean, nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=True),
+    sa.Column("max_views", sa.Integer, nullable=True),
+    sa.Column("max_clones", sa.Integer, nullable=True),
+    sa.Column("allow_view_after_clone_limit", sa.Boolean, nullable=False),
+    sa.Column("upto_message_id", sa.String(36), nullable=True),
+    sa.Column("views", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("clones", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("revoked_at", UTCDateTime(), nullable=True),
+    sa.Column("content_version", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_shares_user_created", "user_id", "created_at"),
+    sa.Index("ix_shares_user_updated", "user_id", "updated_at"),
+    sa.Index("ix_shares_user_title", "user_id", "title"),
+)
+
+# The frozen content of a snapshot share: what viewers see, cut and allow-listed at share time.
+share_snapshots = sa.Table(
+    "share_snapshots",
+    metadata,
+    sa.Column("share_pk", sa.String(36), sa.ForeignKey("shares.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("messages", JSONType, nullable=False),
+    sa.Column("files", JSONType, nullable=False),
+    sa.Column("recipe", JSONType, nullable=False),
+    sa.Column("conversation_created_at", UTCDateTime(), nullable=False),
+    sa.Column("conversation_updated_at", UTCDateTime(), nullable=False),
+    sa.Column("taken_at", UTCDateTime(), nullable=False),
+)
+
+# Instance-wide switches an admin changes at run time (e.g. sharing on or off).
+instance_config = sa.Table(
+    "instance_config",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("value", JSONType, nullable=False),
+)

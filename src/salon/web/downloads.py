@@ -15,15 +15,25 @@ def content_disposition(name: str, *, inline: bool) -> str:
     return f"{kind}; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def file_response(data: bytes, *, name: str, media_type: str) -> Response:
-    inline = media_type in IMAGE_TYPES
+def file_response(
+    data: bytes, *, name: str, media_type: str, force_download: bool = False,
+    cache_control: str = "private, max-age=3600",
+) -> Response:
+    """The file's bytes. Images keep their type (so ``<img>`` works) and show inline unless
+    ``force_download``; everything else is an octet stream that downloads."""
+    image = media_type in IMAGE_TYPES
     return Response(
         data,
-        media_type=media_type if inline else "application/octet-stream",
+        media_type=media_type if image else "application/octet-stream",
         headers={
-            "Content-Disposition": content_disposition(name, inline=inline),
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, max-age=3600",
+            "Content-Disposition": content_disposition(name, inline=image and not force_download),
+            **DOWNLOAD_HEADERS,
+            "Cache-Control": cache_control,
         },
     )
+
+
+DOWNLOAD_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+    "X-Content-Type-Options": "nosniff",
+}

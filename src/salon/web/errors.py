@@ -19,6 +19,7 @@ STATUS_BY_CLASS: dict[type[errors.SalonError], int] = {
     errors.NotFound: 404,
     errors.Unauthenticated: 401,
     errors.Forbidden: 403,
+    errors.Gone: 410,
     errors.Conflict: 409,
     errors.InvalidInput: 422,
     errors.TooLarge: 413,

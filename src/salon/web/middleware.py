@@ -63,6 +63,14 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+SHARE_PATH_PREFIXES = ("/s/", "/share/", "/shared/", "/api/v1/chats/share/")
+
+
+def is_share_path(path: str) -> bool:
+    """Share links and everything under them: never indexed, never leak the link as Referer."""
+    return path.startswith(SHARE_PATH_PREFIXES)
+
+
 class SecurityHeadersMiddleware:
     """A CSP nonce per request (``scope["state"]["csp_nonce"]``) and safe default headers.
     Responses that set their own Content-Security-Policy keep it."""
@@ -74,6 +82,7 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        shared = is_share_path(scope.get("path", ""))
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
         csp = (
@@ -89,9 +98,11 @@ class SecurityHeadersMiddleware:
                 defaults = [
                     (b"content-security-policy", csp),
                     (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"same-origin"),
+                    (b"referrer-policy", b"no-referrer" if shared else b"same-origin"),
                     (b"x-frame-options", b"DENY"),
                 ]
+                if shared:
+                    defaults.append((b"x-robots-tag", b"noindex, nofollow"))
                 headers += [(k, v) for k, v in defaults if k not in names]
                 message["headers"] = headers
             await send(message)

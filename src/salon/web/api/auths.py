@@ -9,6 +9,7 @@ from pydantic import Field
 
 from salon.domain.users import User
 from salon.services import auth
+from salon.services import shares as share_service
 from salon.web.api.models import Body
 from salon.web.deps import (
     SESSION_COOKIE,
@@ -190,3 +191,33 @@ async def update_user(user_id: str, body: UserUpdateBody, user: CurrentUser, ctx
     return user_json(ctx, updated)
 
 
+
+
+class AdminConfigBody(Body):
+    ENABLE_SHARING: bool
+
+
+async def admin_config_json(ctx: Ctx) -> dict[str, Any]:
+    s = ctx.settings
+    return {
+        "ENABLE_SHARING": await share_service.is_sharing_enabled(ctx),
+        "ENABLE_SIGNUP": s.enable_signup,
+        "ENABLE_COMMUNITY_SHARING": s.enable_community_sharing,
+        "USER_PERMISSIONS": auth.permission_defaults(ctx),
+    }
+
+
+@router.get("/auths/admin/config")
+async def get_admin_config(user: CurrentUser, ctx: Ctx) -> Any:
+    """Admin only: the instance's switches (``ENABLE_SHARING`` changes at run time; the others
+    come from the environment)."""
+    auth.require_admin(user)
+    return await admin_config_json(ctx)
+
+
+@router.post("/auths/admin/config")
+async def update_admin_config(body: AdminConfigBody, user: CurrentUser, ctx: Ctx) -> Any:
+    """Admin only: turn sharing on or off for the whole instance. Off, every share link stops
+    serving (403 SHARING_DISABLED) until it is back on; nothing is deleted."""
+    await share_service.set_sharing_enabled(ctx, user, body.ENABLE_SHARING)
+    return await admin_config_json(ctx)

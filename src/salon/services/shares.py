@@ -1,0 +1,414 @@
+"""The owner's side of sharing: create and change a share, take snapshots, revoke, restore,
+rotate, reset, the dashboard, and the instance-wide switches. (Viewing and cloning are in
+``services/share_viewing.py``.)
+
+Every function takes the acting user and scopes by owner in the query itself: another user's
+chat or share looks exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from salon.domain import links
+from salon.domain import shares as rules
+from salon.domain.conversations import Conversation
+from salon.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
+from salon.domain.shares import Share, SharedFile
+from salon.domain.users import User
+from salon.services import auth
+from salon.services.context import AppContext
+from salon.services.conversations import conversation_not_found
+from salon.store import conversations as conv_repo
+from salon.store import shares as repo
+from salon.store.db import transaction
+from salon.store.shares import ShareFilter
+
+SHARE_WRITES_PER_MINUTE = 120
+CURRENT_PASSWORD_ATTEMPTS = 10
+BULK_MAX_IDS = 1000
+CONFIRM_WORDS = {"revoke_all": "REVOKE", "reset_all": "RESET", "clear_revoked": "CLEAR"}
+
+# The options a share request may change, as the API names them.
+OPTION_FIELDS = frozenset({
+    "share_id", "is_public", "password", "current_password", "live", "display_username",
+    "allow_cloning", "expires_at", "expires_in", "max_views", "max_clones",
+    "allow_view_after_clone_limit", "upto_message_id", "update_snapshot",
+})
+
+
+@dataclass(frozen=True)
+class ShareDefaults:
+    live: bool = False
+    display_username: bool = False
+    allow_cloning: bool = True
+    allow_view_after_clone_limit: bool = False
+
+
+def share_not_shared() -> NotFound:
+    return NotFound("This chat is not shared.", code="SHARE_NOT_FOUND")
+
+
+async def is_sharing_enabled(ctx: AppContext) -> bool:
+    async with ctx.engine.connect() as conn:
+        return await repo.get_config(conn, repo.SHARING_ENABLED_KEY) is not False
+
+
+async def set_sharing_enabled(ctx: AppContext, actor: User, enabled: bool) -> None:
+    """Admin only: turn sharing on or off for the whole instance. Off, existing links stop
+    serving (SHARING_DISABLED) until it is back on; nothing is deleted."""
+    auth.require_admin(actor)
+    async with transaction(ctx.engine) as conn:
+        await repo.set_config(conn, repo.SHARING_ENABLED_KEY, enabled)
+
+
+async def require_can_share(ctx: AppContext, user: User) -> dict[str, bool]:
+    """The user's permissions, after refusing when sharing is off for them or the instance."""
+    perms = auth.user_permissions(ctx, user)
+    if not perms["chat_share"] or not await is_sharing_enabled(ctx):
+        raise rules.sharing_disabled()
+    wait = ctx.limiter.retry_after(f"share-write:{user.id}", limit=SHARE_WRITES_PER_MINUTE,
+                                   window=60)
+    if wait:
+        raise RateLimited("Too many sharing changes; try again shortly.",
+                          retry_after=int(wait) + 1)
+    ctx.limiter.hit(f"share-write:{user.id}", window=60)
+    return perms
+
+
+async def get_own_share(ctx: AppContext, user: User, chat_id: str) -> Share:
+    async with ctx.engine.connect() as conn:
+        if await conv_repo.get_conversation(conn, chat_id, user_id=user.id) is None:
+            raise conversation_not_found()
+        share = await repo.get_share_for_conversation(conn, chat_id, user_id=user.id)
+    if share is None:
+        raise share_not_shared()
+    return share
+
+
+async def save_share(
+    ctx: AppContext, user: User, chat_id: str, changes: Mapping[str, Any]
+) -> Share:
+    """Create the chat's share or change the options named in ``changes`` (one share per
+    chat: sharing again returns the same link)."""
+    unknown = set(changes) - OPTION_FIELDS
+    if unknown:
+        raise InvalidInput(f"Unknown share option(s): {', '.join(sorted(unknown))}.")
+    perms = await require_can_share(ctx, user)
+    now = ctx.now()
+    async with ctx.engine.connect() as conn:
+        conv = await conv_repo.get_conversation(conn, chat_id, user_id=user.id)
+        if conv is None:
+            raise conversation_not_found()
+        existing = await repo.get_share_for_conversation(conn, chat_id, user_id=user.id)
+        if "upto_message_id" in changes and changes["upto_message_id"] is not None:
+            await _check_checkpoint(conn, conv, str(changes["upto_message_id"]))
+    values = _option_values(existing, changes, now=now, public_allowed=perms["sharing_public_chat"])
+    values.update(await _password_values(ctx, user, existing, changes))
+    return await _write_share(ctx, conv, existing, values, changes=changes, now=now)
+
+
+async def _check_checkpoint(conn: AsyncConnection, conv: Conversation, message_id: str) -> None:
+    messages = await conv_repo.list_messages(conn, conv.id)
+    if not any(m.id == message_id and m.role != "system" for m in messages):
+        raise InvalidInput("upto_message_id is not a message of this chat.",
+                           field="upto_message_id")
+
+
+def _option_values(
+    existing: Share | None, changes: Mapping[str, Any], *, now: datetime, public_allowed: bool
+) -> dict[str, Any]:
+    """The column values ``changes`` asks for, validated (the password is separate)."""
+    values: dict[str, Any] = {}
+    for name in ("live", "display_username", "allow_cloning", "allow_view_after_clone_limit",
+                 "upto_message_id"):
+        if name in changes:
+            values[name] = changes[name]
+    if "share_id" in changes:
+        values["share_id"] = links.validate_share_id(str(changes["share_id"]))
+    is_public = changes.get("is_public", existing.is_public if existing else public_allowed)
+    if is_public and not public_allowed:
+        raise Forbidden("Your account may only create links for logged-in users.",
+                        code="PUBLIC_SHARING_DISABLED")
+    values["is_public"] = is_public
+    if "expires_at" in changes or "expires_in" in changes:
+        values["expires_at"] = rules.expiry_from(
+            now=now, expires_at=parse_time(changes.get("expires_at"), field="expires_at"),
+            expires_in=changes.get("expires_in"))
+    for limit, count in (("max_views", "views"), ("max_clones", "clones")):
+        if limit in changes:
+            current = getattr(existing, count) if existing else 0
+            values[limit] = rules.adjust_limit(int(changes[limit]), current=current)
+    return values
+
+
+def parse_time(value: object, *, field: str) -> datetime | None:
+    """An ISO 8601 time (``Z`` allowed) or None; anything else is a 422 naming the field."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 64:
+        raise InvalidInput(f"{field} must be an ISO 8601 date and time.", field=field)
+    try:
+        return datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{field} must be an ISO 8601 date and time, e.g. "
+                           "2030-01-31T17:00:00Z.", field=field) from None
+
+
+async def _password_values(
+    ctx: AppContext, user: User, existing: Share | None, changes: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Set, change or remove the share password; changing or removing an existing one needs
+    the current password (attempts rate limited per share)."""
+    if "password" not in changes:
+        return {}
+    new = changes["password"]
+    if new is not None and not 1 <= len(new) <= rules.MAX_SHARE_PASSWORD_CHARS:
+        raise InvalidInput(f"A share password needs 1 to {rules.MAX_SHARE_PASSWORD_CHARS} "
+                           "characters (use null to remove it).", field="password")
+    if existing is not None and existing.password_hash is not None:
+        await _check_current_password(ctx, existing, changes.get("current_password"))
+    return {"password_hash": None if new is None else await auth.hash_password(new)}
+
+
+async def _check_current_password(ctx: AppContext, share: Share, given: object) -> None:
+    if not isinstance(given, str) or not given:
+        raise InvalidInput("Enter the current password to change or remove it.",
+                           code="CURRENT_PASSWORD_REQUIRED", field="current_password")
+    key = f"share-current-password:{share.id}"
+    wait = ctx.limiter.retry_after(key, limit=CURRENT_PASSWORD_ATTEMPTS, window=15 * 60)
+    if wait:
+        raise RateLimited("Too many wrong passwords; try again later.", retry_after=int(wait) + 1)
+    assert share.password_hash is not None
+    if not await auth.verify_password(share.password_hash, given):
+        ctx.limiter.hit(key, window=15 * 60)
+        raise Forbidden("The current password is incorrect.", code="INVALID_CURRENT_PASSWORD",
+                        field="current_password")
+    ctx.limiter.reset(key)
+
+
+async def _write_share(
+    ctx: AppContext, conv: Conversation, existing: Share | None, values: dict[str, Any], *,
+    changes: Mapping[str, Any], now: datetime,
+) -> Share:
+    try:
+        async with transaction(ctx.engine) as conn:
+            if "share_id" in values and values["share_id"] != (existing and existing.share_id):
+                if await repo.is_share_id_taken(conn, values["share_id"]):
+                    raise share_id_taken()
+            if existing is None:
+                share_pk = str(uuid.uuid4())
+                defaults = ShareDefaults()
+                row = {"live": defaults.live, "display_username": defaults.display_username,
+                       "allow_cloning": defaults.allow_cloning,
+                       "allow_view_after_clone_limit": defaults.allow_view_after_clone_limit,
+                       "share_id": links.new_share_id(), "password_hash": None,
+                       "expires_at": None, "max_views": None, "max_clones": None,
+                       "upto_message_id": None, **values}
+                await repo.insert_share(conn, id=share_pk, conversation_id=conv.id,
+                                        user_id=conv.user_id, title=conv.title, views=0,
+                                        clones=0, revoked_at=None, content_version=1,
+                                        created_at=now, updated_at=now, **row)
+            else:
+                share_pk = existing.id
+                await repo.update_share(conn, share_pk, title=conv.title, updated_at=now,
+                                        **values)
+            share = await repo.get_share(conn, share_pk)
+            assert share is not None
+            if _needs_snapshot(existing, share, changes):
+                share = await take_snapshot(conn, share, conv, now=now)
+            elif share.live and existing is not None and not existing.live:
+                await repo.delete_snapshot(conn, share.id)
+    except IntegrityError:
+        raise Conflict("The chat was shared at the same moment; try again.",
+                       code="SHARE_CONFLICT") from None
+    return share
+
+
+def share_id_taken() -> Conflict:
+    return Conflict("That custom link is already taken; choose another.",
+                    code="SHARE_ID_TAKEN", field="share_id")
+
+
+def _needs_snapshot(existing: Share | None, share: Share, changes: Mapping[str, Any]) -> bool:
+    if share.live:
+        return False
+    if existing is None or existing.live or changes.get("update_snapshot") is True:
+        return True
+    return "upto_message_id" in changes and changes["upto_message_id"] != existing.upto_message_id
+
+
+async def take_snapshot(
+    conn: AsyncConnection, share: Share, conv: Conversation, *, now: datetime
+) -> Share:
+    """Freeze what viewers see now: the cut, allow-listed messages and their files."""
+    content = await live_content(conn, share, conv)
+    await repo.save_snapshot(
+        conn, share.id, title=conv.title, messages=content.messages,
+        files=[f.__dict__ for f in content.files], recipe=conv.recipe,
+        conversation_created_at=conv.created_at, conversation_updated_at=conv.updated_at,
+        taken_at=now,
+    )
+    await repo.update_share(conn, share.id, content_version=share.content_version + 1)
+    return replace(share, content_version=share.content_version + 1)
+
+
+async def live_content(
+    conn: AsyncConnection, share: Share, conv: Conversation
+) -> rules.SharedContent:
+    messages = rules.cut_messages(await conv_repo.list_messages(conn, conv.id),
+                                  upto_message_id=share.upto_message_id)
+    files_by_id = {
+        row["id"]: SharedFile(file_id=row["id"], name=row["name"], media_type=row["media_type"],
+                              size=row["size"], sha256=row["sha256"])
+        for row in await repo.conversation_files(conn, conv.id)
+    }
+    return rules.shared_content(messages, files_by_id=files_by_id)
+
+
+# --- revoke, restore, rotate, reset ----------------------------------------------------------
+
+async def _change_own_share(
+    ctx: AppContext, user: User, chat_id: str,
+    values_for: Callable[[Share, datetime], dict[str, Any]],
+) -> Share:
+    """Apply ``values_for(share, now)`` to the user's share of ``chat_id`` in one transaction."""
+    now = ctx.now()
+    async with transaction(ctx.engine) as conn:
+        if await conv_repo.get_conversation(conn, chat_id, user_id=user.id) is None:
+            raise conversation_not_found()
+        share = await repo.get_share_for_conversation(conn, chat_id, user_id=user.id)
+        if share is None:
+            raise share_not_shared()
+        values = values_for(share, now)
+        if values:
+            await repo.update_share(conn, share.id, updated_at=now, **values)
+        updated = await repo.get_share(conn, share.id)
+    assert updated is not None
+    return updated
+
+
+async def revoke_share(ctx: AppContext, user: User, chat_id: str) -> Share:
+    return await _change_own_share(
+        ctx, user, chat_id, lambda s, now: {} if s.revoked_at else {"revoked_at": now})
+
+
+async def restore_share(ctx: AppContext, user: User, chat_id: str) -> Share:
+    """Active again; a limit that had ended the link is removed (permanent until new limits)."""
+    return await _change_own_share(
+        ctx, user, chat_id,
+        lambda s, now: rules.restored_values(s, now=now)
+        if rules.share_status(s, now=now) != "active" else {})
+
+
+async def rotate_share(ctx: AppContext, user: User, chat_id: str) -> Share:
+    """A new random link; the old one answers NOT_FOUND at once and earlier unlocks end."""
+    await require_can_share(ctx, user)
+    return await _change_own_share(
+        ctx, user, chat_id, lambda s, now: {"share_id": links.new_share_id()})
+
+
+async def reset_share_stats(ctx: AppContext, user: User, chat_id: str) -> Share:
+    return await _change_own_share(ctx, user, chat_id, lambda s, now: {"views": 0, "clones": 0})
+
+
+# --- the dashboard and bulk actions ---------------------------------------------------------
+
+async def list_shares(ctx: AppContext, user: User, f: ShareFilter) -> tuple[list[Share], int]:
+    async with ctx.engine.connect() as conn:
+        return await repo.list_shares(conn, user_id=user.id, f=f, now=ctx.now())
+
+
+async def shares_meta(ctx: AppContext, user: User) -> dict[str, Any]:
+    """Totals by status and by type, and the id, title and status of every share."""
+    async with ctx.engine.connect() as conn:
+        items = await repo.share_summaries(conn, user_id=user.id, now=ctx.now())
+    by_status = {s: 0 for s in rules.STATUSES}
+    by_type = {k: 0 for k in rules.TYPES}
+    for item in items:
+        by_status[item["status"]] += 1
+        by_type[item["type"]] += 1
+    return {"total": len(items), "by_status": by_status, "by_type": by_type, "items": items}
+
+
+async def bulk_action(
+    ctx: AppContext, user: User, *, action: Literal["revoke", "reset_stats"],
+    chat_ids: Sequence[str],
+) -> int:
+    """Revoke or reset the shares of the given chats (others' chats are silently not matched);
+    returns how many shares changed."""
+    if len(chat_ids) > BULK_MAX_IDS:
+        raise InvalidInput(f"At most {BULK_MAX_IDS} chats at once.", field="chat_ids")
+    async with transaction(ctx.engine) as conn:
+        if action == "revoke":
+            return await repo.revoke_shares(conn, user_id=user.id, now=ctx.now(),
+                                            chat_ids=chat_ids)
+        return await repo.reset_stats(conn, user_id=user.id, now=ctx.now(), chat_ids=chat_ids)
+
+
+def check_confirmation(action: str, confirm: object) -> None:
+    word = CONFIRM_WORDS[action]
+    if confirm != word:
+        raise InvalidInput(f'Type "{word}" to confirm; nothing was changed.',
+                           code="CONFIRMATION_REQUIRED", field="confirm")
+
+
+async def revoke_all(ctx: AppContext, user: User, *, confirm: object) -> int:
+    check_confirmation("revoke_all", confirm)
+    async with transaction(ctx.engine) as conn:
+        return await repo.revoke_shares(conn, user_id=user.id, now=ctx.now())
+
+
+async def reset_all_stats(ctx: AppContext, user: User, *, confirm: object) -> int:
+    check_confirmation("reset_all", confirm)
+    async with transaction(ctx.engine) as conn:
+        return await repo.reset_stats(conn, user_id=user.id, now=ctx.now())
+
+
+async def clear_revoked(ctx: AppContext, user: User, *, confirm: object) -> int:
+    """Delete every revoked share (their links answer NOT_FOUND; the chats become unshared)."""
+    check_confirmation("clear_revoked", confirm)
+    async with transaction(ctx.engine) as conn:
+        return await repo.delete_revoked(conn, user_id=user.id)
+
+
+# --- permissions -----------------------------------------------------------------------------
+
+async def enforce_public_permission(ctx: AppContext) -> int:
+    """Make the public shares of every user who may no longer share publicly logged-in-only
+    (at start-up, after the instance default changed). Returns how many shares changed."""
+    defaults = auth.permission_defaults(ctx)
+    async with transaction(ctx.engine) as conn:
+        owners = await repo.owners_with_public_shares(conn)
+        barred = [uid for uid, overrides in owners
+                  if not overrides.get("sharing_public_chat",
+                                       defaults["sharing_public_chat"])]
+        return await repo.make_private(conn, user_ids=barred, now=ctx.now())
+
+
+# --- Khoj's shapes -----------------------------------------------------------------------------
+
+async def share_or_restore(ctx: AppContext, user: User, chat_id: str) -> Share:
+    """Khoj's "share": the chat's link, created with the defaults if needed, and working
+    (a revoked or ended link is restored)."""
+    async with ctx.engine.connect() as conn:
+        existing = await repo.get_share_for_conversation(conn, chat_id, user_id=user.id)
+    if existing is None:
+        return await save_share(ctx, user, chat_id, {})
+    await require_can_share(ctx, user)
+    return await restore_share(ctx, user, chat_id)
+
+
+async def revoke_by_link(ctx: AppContext, user: User, link: str) -> Share:
+    async with ctx.engine.connect() as conn:
+        share = await repo.get_share_by_link(conn, link, user_id=user.id)
+    if share is None:
+        raise share_not_shared()
+    return await revoke_share(ctx, user, share.conversation_id)

@@ -1,0 +1,332 @@
+"""Shares: rows, snapshots, the atomic view and clone counters, and the dashboard queries.
+
+Counting is one conditional UPDATE that enforces the limit (``... WHERE views < max_views``), so
+under any concurrency exactly ``max_views`` deliveries happen, on SQLite and PostgreSQL alike.
+Filtering, sorting and counting for the dashboard happen in SQL; ``status_case`` mirrors
+``domain.shares.share_status`` (a test proves they agree).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from salon.domain.shares import Share, ShareStatus, ShareType
+from salon.store.tables import files, instance_config, share_snapshots, shares, users
+
+t = shares.c
+
+SORT_COLUMNS = ("title", "created_at", "updated_at", "share_id", "is_public", "has_password",
+                "views", "clones", "status", "type")
+SortColumn = Literal["title", "created_at", "updated_at", "share_id", "is_public",
+                     "has_password", "views", "clones", "status", "type"]
+SHARING_ENABLED_KEY = "sharing_enabled"
+
+
+@dataclass(frozen=True)
+class ShareFilter:
+    """The dashboard's question: which of a user's shares, in which order, which page."""
+
+    query: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    visibility: Literal["public", "private"] | None = None
+    password: bool | None = None
+    status: ShareStatus | None = None
+    type: ShareType | None = None
+    order_by: SortColumn = "created_at"
+    direction: Literal["asc", "desc"] = "desc"
+    page: int = 1
+    page_size: int = 20
+
+
+@dataclass(frozen=True)
+class ShareAccess:
+    """Everything opening a share needs, from one primary-key read: the share, its owner's
+    name and permission overrides, and whether sharing is switched on for the instance."""
+
+    share: Share
+    owner_name: str
+    owner_permissions: dict[str, bool]
+    sharing_enabled: bool
+
+
+def to_share(row: Any) -> Share:
+    return Share(
+        id=row.id, share_id=row.share_id, conversation_id=row.conversation_id,
+        user_id=row.user_id, title=row.title, is_public=row.is_public,
+        password_hash=row.password_hash, live=row.live, display_username=row.display_username,
+        allow_cloning=row.allow_cloning, expires_at=row.expires_at, max_views=row.max_views,
+        max_clones=row.max_clones, allow_view_after_clone_limit=row.allow_view_after_clone_limit,
+        upto_message_id=row.upto_message_id, views=row.views, clones=row.clones,
+        revoked_at=row.revoked_at, created_at=row.created_at, updated_at=row.updated_at,
+        content_version=row.content_version,
+    )
+
+
+# --- status in SQL -------------------------------------------------------------------------
+
+def revoked_clause() -> sa.ColumnElement[bool]:
+    clone_limit = sa.and_(t.max_clones.is_not(None), t.clones >= t.max_clones,
+                          t.allow_view_after_clone_limit.is_(False))
+    return sa.or_(t.revoked_at.is_not(None), clone_limit)
+
+
+def expired_clause(now: datetime) -> sa.ColumnElement[bool]:
+    by_time = sa.and_(t.expires_at.is_not(None), t.expires_at <= now)
+    by_views = sa.and_(t.max_views.is_not(None), t.views >= t.max_views)
+    return sa.or_(by_time, by_views)
+
+
+def status_case(now: datetime) -> sa.ColumnElement[str]:
+    return sa.case((revoked_clause(), "revoked"), (expired_clause(now), "expired"),
+                   else_="active")
+
+
+def status_clause(status: ShareStatus, now: datetime) -> sa.ColumnElement[bool]:
+    if status == "revoked":
+        return revoked_clause()
+    if status == "expired":
+        return sa.and_(sa.not_(revoked_clause()), expired_clause(now))
+    return sa.and_(sa.not_(revoked_clause()), sa.not_(expired_clause(now)))
+
+
+# --- single shares -------------------------------------------------------------------------
+
+async def insert_share(conn: AsyncConnection, **values: Any) -> None:
+    await conn.execute(shares.insert().values(**values))
+
+
+async def get_share(conn: AsyncConnection, share_pk: str) -> Share | None:
+    row = (await conn.execute(sa.select(shares).where(t.id == share_pk))).first()
+    return to_share(row) if row else None
+
+
+async def get_share_for_conversation(
+    conn: AsyncConnection, conversation_id: str, *, user_id: str
+) -> Share | None:
+    query = sa.select(shares).where(t.conversation_id == conversation_id, t.user_id == user_id)
+    row = (await conn.execute(query)).first()
+    return to_share(row) if row else None
+
+
+async def get_share_by_link(
+    conn: AsyncConnection, share_id: str, *, user_id: str | None = None
+) -> Share | None:
+    query = sa.select(shares).where(t.share_id == share_id)
+    if user_id is not None:
+        query = query.where(t.user_id == user_id)
+    row = (await conn.execute(query)).first()
+    return to_share(row) if row else None
+
+
+async def get_share_access(conn: AsyncConnection, share_id: str) -> ShareAccess | None:
+    """The hot path's one read: share row + owner + the instance switch (a scalar subquery)."""
+    enabled = (sa.select(instance_config.c.value)
+               .where(instance_config.c.key == SHARING_ENABLED_KEY).scalar_subquery())
+    query = (
+        sa.select(shares, users.c.name.label("owner_name"),
+                  users.c.permissions.label("owner_permissions"), enabled.label("enabled"))
+        .join(users, users.c.id == t.user_id)
+        .where(t.share_id == share_id)
+    )
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return ShareAccess(share=to_share(row), owner_name=row.owner_name,
+                       owner_permissions=dict(row.owner_permissions or {}),
+                       sharing_enabled=row.enabled is not False)
+
+
+async def is_share_id_taken(conn: AsyncConnection, share_id: str) -> bool:
+    query = sa.select(sa.literal(1)).where(t.share_id == share_id)
+    return (await conn.execute(query)).first() is not None
+
+
+async def update_share(conn: AsyncConnection, share_pk: str, **values: Any) -> None:
+    await conn.execute(shares.update().where(t.id == share_pk).values(**values))
+
+
+async def count_view(conn: AsyncConnection, share_pk: str, *, now: datetime) -> int | None:
+    """Spend one view: the new count, or None when the share may not be seen any more (view
+    limit used up, expired or revoked meanwhile). One statement, exact under concurrency."""
+    result = await conn.execute(
+        shares.update()
+        .where(t.id == share_pk, sa.not_(revoked_clause()), sa.not_(expired_clause(now)))
+        .values(views=t.views + 1)
+        .returning(t.views)
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+async def count_clone(conn: AsyncConnection, share_pk: str, *, now: datetime) -> int | None:
+    """Spend one clone (None when cloning is off, the limit is used up, or the share is no
+    longer viewable). One statement, exact under concurrency."""
+    under_limit = sa.or_(t.max_clones.is_(None), t.clones < t.max_clones)
+    result = await conn.execute(
+        shares.update()
+        .where(t.id == share_pk, t.allow_cloning.is_(True), under_limit,
+               sa.not_(revoked_clause()), sa.not_(expired_clause(now)))
+        .values(clones=t.clones + 1)
+        .returning(t.clones)
+    )
+    value = result.scalar_one_or_none()
+    return None if value is None else int(value)
+
+
+# --- snapshots -----------------------------------------------------------------------------
+
+async def save_snapshot(conn: AsyncConnection, share_pk: str, **values: Any) -> None:
+    await conn.execute(share_snapshots.delete().where(share_snapshots.c.share_pk == share_pk))
+    await conn.execute(share_snapshots.insert().values(share_pk=share_pk, **values))
+
+
+async def delete_snapshot(conn: AsyncConnection, share_pk: str) -> None:
+    await conn.execute(share_snapshots.delete().where(share_snapshots.c.share_pk == share_pk))
+
+
+async def get_snapshot(conn: AsyncConnection, share_pk: str) -> dict[str, Any] | None:
+    query = sa.select(share_snapshots).where(share_snapshots.c.share_pk == share_pk)
+    row = (await conn.execute(query)).first()
+    return dict(row._mapping) if row else None
+
+
+async def conversation_files(conn: AsyncConnection, conversation_id: str) -> list[dict[str, Any]]:
+    query = sa.select(files.c.id, files.c.name, files.c.media_type, files.c.size,
+                      files.c.sha256).where(files.c.conversation_id == conversation_id)
+    return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+# --- the dashboard -------------------------------------------------------------------------
+
+def _like_pattern(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _filters(user_id: str, f: ShareFilter, now: datetime) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = [t.user_id == user_id]
+    if f.query:
+        where.append(t.title.ilike(_like_pattern(f.query), escape="\\"))
+    if f.start is not None:
+        where.append(t.created_at >= f.start)
+    if f.end is not None:
+        where.append(t.created_at < f.end)
+    if f.visibility is not None:
+        where.append(t.is_public.is_(f.visibility == "public"))
+    if f.password is not None:
+        where.append(t.password_hash.is_not(None) if f.password else t.password_hash.is_(None))
+    if f.status is not None:
+        where.append(status_clause(f.status, now))
+    if f.type is not None:
+        where.append(t.live.is_(f.type == "live"))
+    return where
+
+
+def _sort_key(column: SortColumn, now: datetime) -> sa.ColumnElement[Any]:
+    special: dict[str, sa.ColumnElement[Any]] = {
+        "has_password": sa.case((t.password_hash.is_(None), 0), else_=1),
+        "status": status_case(now),
+        "type": sa.case((t.live.is_(True), "live"), else_="snapshot"),
+    }
+    return special[column] if column in special else t[column]
+
+
+async def list_shares(
+    conn: AsyncConnection, *, user_id: str, f: ShareFilter, now: datetime
+) -> tuple[list[Share], int]:
+    """One page of a user's shares and how many match in all."""
+    where = _filters(user_id, f, now)
+    key = _sort_key(f.order_by, now)
+    order = [key.asc(), t.id.asc()] if f.direction == "asc" else [key.desc(), t.id.desc()]
+    page = (sa.select(shares).where(*where).order_by(*order)
+            .limit(f.page_size).offset((f.page - 1) * f.page_size))
+    total = sa.select(sa.func.count()).select_from(shares).where(*where)
+    items = [to_share(r) for r in await conn.execute(page)]
+    return items, int((await conn.execute(total)).scalar_one())
+
+
+async def share_summaries(
+    conn: AsyncConnection, *, user_id: str, now: datetime
+) -> list[dict[str, Any]]:
+    """Id, chat, title, type and status of every share of a user (oldest first)."""
+    query = (
+        sa.select(t.share_id, t.conversation_id, t.title, t.live,
+                  status_case(now).label("status"))
+        .where(t.user_id == user_id).order_by(t.created_at, t.id)
+    )
+    return [
+        {"share_id": r.share_id, "chat_id": r.conversation_id, "title": r.title,
+         "type": "live" if r.live else "snapshot", "status": r.status}
+        for r in await conn.execute(query)
+    ]
+
+
+def _owned(user_id: str, chat_ids: Sequence[str] | None) -> list[sa.ColumnElement[bool]]:
+    where: list[sa.ColumnElement[bool]] = [t.user_id == user_id]
+    if chat_ids is not None:
+        where.append(t.conversation_id.in_(list(chat_ids)))
+    return where
+
+
+async def revoke_shares(
+    conn: AsyncConnection, *, user_id: str, now: datetime, chat_ids: Sequence[str] | None = None
+) -> int:
+    """Revoke by hand (those not revoked yet); returns how many changed."""
+    result = await conn.execute(
+        shares.update().where(*_owned(user_id, chat_ids), t.revoked_at.is_(None))
+        .values(revoked_at=now, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def reset_stats(
+    conn: AsyncConnection, *, user_id: str, now: datetime, chat_ids: Sequence[str] | None = None
+) -> int:
+    result = await conn.execute(
+        shares.update().where(*_owned(user_id, chat_ids)).values(views=0, clones=0,
+                                                                 updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def delete_revoked(conn: AsyncConnection, *, user_id: str) -> int:
+    """Remove every revoked share of a user (their links answer NOT_FOUND; the chats stay)."""
+    result = await conn.execute(shares.delete().where(t.user_id == user_id, revoked_clause()))
+    return int(result.rowcount)
+
+
+async def make_private(conn: AsyncConnection, *, user_ids: Sequence[str], now: datetime) -> int:
+    """Turn the public shares of these users into logged-in-only ones (links stay active)."""
+    if not user_ids:
+        return 0
+    result = await conn.execute(
+        shares.update().where(t.user_id.in_(list(user_ids)), t.is_public.is_(True))
+        .values(is_public=False, updated_at=now)
+    )
+    return int(result.rowcount)
+
+
+async def owners_with_public_shares(conn: AsyncConnection) -> list[tuple[str, dict[str, bool]]]:
+    """(user id, permission overrides) of every user with a public share."""
+    query = (sa.select(users.c.id, users.c.permissions).where(
+        users.c.id.in_(sa.select(t.user_id).where(t.is_public.is_(True)))))
+    return [(r.id, dict(r.permissions or {})) for r in await conn.execute(query)]
+
+
+# --- instance switches ---------------------------------------------------------------------
+
+async def get_config(conn: AsyncConnection, key: str) -> Any:
+    query = sa.select(instance_config.c.value).where(instance_config.c.key == key)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def set_config(conn: AsyncConnection, key: str, value: Any) -> None:
+    await conn.execute(instance_config.delete().where(instance_config.c.key == key))
+    await conn.execute(instance_config.insert().values(key=key, value=value))
