@@ -374,8 +374,8 @@ def serve(
 
     target: Any = "salon.cli:app_from_env" if workers > 1 else create_app(settings)
     uvicorn.run(target, host=settings.host, port=settings.port, workers=workers,
-                factory=workers > 1, log_level=log_level, proxy_headers=True,
-                forwarded_allow_ips=settings.trusted_proxies, server_header=False)
+                factory=workers > 1, log_level=log_level, server_header=False,
+                proxy_headers=False)  # the app applies SALON_TRUSTED_PROXIES itself
 
 
 # --- not supported yet ----------------------------------------------------------------------

@@ -650,3 +650,39 @@ async def test_admin_cannot_delete_themselves(
     assert "You cannot delete your own account here." in r.text
     assert (await client.get("/admin/users", headers=HTML)).status_code == 200
     assert (await alice.http.get("/api/v1/auths/")).status_code == 200
+
+
+async def test_admin_turns_sharing_off_and_on(
+    client: httpx.AsyncClient, alice: UserClient, bob: UserClient
+) -> None:
+    chat_id = await bob.new_conversation("hello")
+    share = await bob.share(chat_id)
+    link = f"/api/v1/chats/share/{share['share_id']}"
+    csrf = await log_in(client, alice)
+    page = await client.get("/admin/users", headers=HTML)
+    assert "Sharing is <strong>on</strong>" in page.text
+    r = await client.post("/admin/sharing", data={"csrf_token": csrf, "enabled": "off"})
+    assert r.status_code == 303 and r.headers["location"] == "/admin/users?sharing=false"
+    off = await client.get(r.headers["location"], headers=HTML)
+    assert "Sharing is <strong>off</strong>" in off.text and "Nothing was deleted" in off.text
+    refused = await bob.http.get(link)
+    assert refused.status_code == 403 and refused.json()["code"] == "SHARING_DISABLED"
+    r = await client.post("/admin/sharing", data={"csrf_token": csrf, "enabled": "maybe"},
+                          headers=HTML)
+    assert r.status_code == 422
+    r = await client.post("/admin/sharing", data={"csrf_token": csrf, "enabled": "on"})
+    assert r.status_code == 303
+    assert (await bob.http.get(link)).status_code == 200
+
+
+async def test_only_admins_switch_sharing(
+    client: httpx.AsyncClient, alice: UserClient, bob: UserClient
+) -> None:
+    csrf = await log_in(client, bob)
+    r = await client.post("/admin/sharing", data={"csrf_token": csrf, "enabled": "off"},
+                          headers=HTML)
+    assert r.status_code == 403
+    r = await client.post("/admin/sharing", data={"enabled": "off"}, headers=HTML)
+    assert r.status_code == 403  # no CSRF token
+    config = await alice.http.get("/api/v1/auths/admin/config")
+    assert config.json()["ENABLE_SHARING"] is True

@@ -117,5 +117,6 @@ def current_session_token(request: Request, principal: Principal) -> str | None:
 
 
 def client_key(request: Request) -> str:
-    """The client address for rate limits. Proxy headers are not trusted here (yet)."""
+    """The client address for rate limits: the connection's peer, or the X-Forwarded-For
+    address when the peer is one of ``SALON_TRUSTED_PROXIES`` (the app's proxy middleware)."""
     return request.client.host if request.client else "unknown"

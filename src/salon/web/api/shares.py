@@ -179,6 +179,15 @@ async def get_shared_chat(share_id: str, request: Request, response: Response,
     return view_json(view, request=request, ctx=ctx)
 
 
+@router.head("/share/{share_id}", include_in_schema=False)
+async def head_shared_chat(share_id: str, request: Request, principal: OptionalPrincipal,
+                           ctx: Ctx) -> Response:
+    """The same answer as GET without the content; never spends a view."""
+    await viewing.open_share(ctx, share_id, viewer=principal.user if principal else None,
+                             unlock=unlock_from(request, share_id), count=False)
+    return Response(headers=VIEW_HEADERS)
+
+
 @router.post("/share/{share_id}/verify")
 async def verify_share_password(share_id: str, body: VerifyBody, request: Request,
                                 response: Response, principal: OptionalPrincipal,

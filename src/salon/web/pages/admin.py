@@ -16,6 +16,7 @@ from starlette.datastructures import FormData
 from salon.domain.errors import InvalidInput, SalonError
 from salon.domain.users import PERMISSION_FLAGS, User
 from salon.services import auth
+from salon.services import shares as share_service
 from salon.services.context import AppContext
 from salon.web.deps import Ctx, OptionalPrincipal
 from salon.web.errors import status_for
@@ -32,6 +33,11 @@ PERMISSION_LABELS = {
 # Form value -> override: "default" removes the override (the server-wide setting applies).
 OVERRIDE_CHOICES: dict[str, bool | None] = {"default": None, "allow": True, "deny": False}
 DELETED_NOTICE = "The account was deleted, with its conversations and files."
+SHARING_NOTICES = {
+    True: "Sharing is on: share links work again.",
+    False: "Sharing is off: no one can create share links and existing links stop working "
+           "until you turn it back on. Nothing was deleted.",
+}
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,7 @@ async def users_page(
     rows = [UserRow(user=u, effective=auth.user_permissions(ctx, u)) for u in users]
     return render(request, "admin_users.html", status=status, title="Users", rows=rows,
                   defaults=auth.permission_defaults(ctx), labels=PERMISSION_LABELS,
+                  sharing_enabled=await share_service.is_sharing_enabled(ctx),
                   error=error, notice=notice, saved=saved, new=new or NewUserForm(),
                   added=next((u for u in users if u.id == added), None))
 
@@ -89,12 +96,28 @@ async def users_page(
 @router.get("/admin/users")
 async def show_users(
     request: Request, ctx: Ctx, principal: OptionalPrincipal, saved: str | None = None,
-    added: str | None = None, deleted: bool = False,
+    added: str | None = None, deleted: bool = False, sharing: bool | None = None,
 ) -> Response:
     if principal is None:
         return await to_login(ctx, request)
+    notice = DELETED_NOTICE if deleted else None
+    if sharing is not None:
+        notice = SHARING_NOTICES[sharing]
     return await users_page(request, ctx, principal.user, saved=saved, added=added,
-                            notice=DELETED_NOTICE if deleted else None)
+                            notice=notice)
+
+
+@router.post("/admin/sharing")
+async def switch_sharing(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, enabled: FormText = "",
+    csrf_token: FormText = "",
+) -> Response:
+    """Turn sharing on or off for the whole instance."""
+    actor = form_principal(request, principal, csrf_token).user
+    if enabled not in ("on", "off"):
+        raise InvalidInput("Choose on or off.", field="enabled")
+    await share_service.set_sharing_enabled(ctx, actor, enabled == "on")
+    return redirect(f"/admin/users?sharing={'true' if enabled == 'on' else 'false'}")
 
 
 @router.post("/admin/users")
