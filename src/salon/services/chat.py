@@ -36,6 +36,7 @@ from salon.services import conversations as conv_service
 from salon.services import files as file_service
 from salon.services.context import AppContext
 from salon.store import conversations as repo
+from salon.store import shares as share_repo
 from salon.store.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -181,6 +182,7 @@ async def _conversation_for(
             title = clean_title(req.title) if req.title else title_from_query(req.q)
             await repo.update_conversation(conn, conv.id, user_id=user.id, title=title,
                                            slug=slugify(title))
+            await share_repo.follow_title(conn, conv.id, title)
         return conv
     title = clean_title(req.title) if req.title else title_from_query(req.q)
     conv = Conversation(

@@ -18,6 +18,7 @@ from salon.domain.users import User
 from salon.services import files as file_service
 from salon.services.context import AppContext
 from salon.store import conversations as repo
+from salon.store import shares as share_repo
 from salon.store.db import transaction
 
 MAX_FILE_FILTERS = 100
@@ -122,6 +123,7 @@ async def rename_conversation(
         )
         if not ok:
             raise conversation_not_found()
+        await share_repo.follow_title(conn, conversation_id, clean)
         conv = await repo.get_conversation(conn, conversation_id, user_id=user.id)
     assert conv is not None
     return conv

@@ -152,6 +152,12 @@ async def update_share(conn: AsyncConnection, share_pk: str, **values: Any) -> N
     await conn.execute(shares.update().where(t.id == share_pk).values(**values))
 
 
+async def follow_title(conn: AsyncConnection, conversation_id: str, title: str) -> None:
+    """A live share shows the conversation's current title (a snapshot keeps its own)."""
+    await conn.execute(shares.update().where(t.conversation_id == conversation_id,
+                                             t.live.is_(True)).values(title=title))
+
+
 async def count_view(conn: AsyncConnection, share_pk: str, *, now: datetime) -> int | None:
     """Spend one view: the new count, or None when the share may not be seen any more (view
     limit used up, expired or revoked meanwhile). One statement, exact under concurrency."""
