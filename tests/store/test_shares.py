@@ -588,3 +588,15 @@ async def test_saving_a_snapshot_replaces_the_previous_one(db: AsyncEngine) -> N
     async with transaction(db) as conn:
         await repo.delete_snapshot(conn, share.id)
         assert await repo.get_snapshot(conn, share.id) is None
+
+
+async def test_title_search_folds_case_in_every_alphabet(db: AsyncEngine) -> None:
+    owner = await add_user(db)
+    await insert_rows(db, [share_row(owner, title=title)
+                           for title in ("ÉCLAIR au café", "Straße", "Ωmega")])
+    async with db.connect() as conn:
+        for query, expected in [("éclair", "ÉCLAIR au café"), ("CAFÉ", "ÉCLAIR au café"),
+                                ("STRASSE", None), ("straße", "Straße"), ("ωMEGA", "Ωmega")]:
+            items, _ = await repo.list_shares(conn, user_id=owner,
+                                              f=ShareFilter(query=query), now=NOW)
+            assert [s.title for s in items] == ([expected] if expected else []), query

@@ -45,12 +45,18 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
+        # SQLite's lower() folds ASCII only; searches use this instead (PostgreSQL folds all).
+        dbapi_conn.create_function("salon_lower", 1, _lower, deterministic=True)
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # Writers take the lock up front (no deadlocked upgrades); readers never block in WAL.
         immediate = conn.get_execution_options().get("salon_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 @asynccontextmanager

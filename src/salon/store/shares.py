@@ -216,10 +216,20 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filters(user_id: str, f: ShareFilter, now: datetime) -> list[sa.ColumnElement[bool]]:
+def title_contains(text: str, dialect: str) -> sa.ColumnElement[bool]:
+    """Case-insensitive substring match, for every alphabet (SQLite's own folds ASCII only)."""
+    pattern = _like_pattern(text.lower())
+    if dialect == "sqlite":
+        return sa.func.salon_lower(t.title).like(pattern, escape="\\")
+    return t.title.ilike(pattern, escape="\\")
+
+
+def _filters(
+    user_id: str, f: ShareFilter, now: datetime, dialect: str
+) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = [t.user_id == user_id]
     if f.query:
-        where.append(t.title.ilike(_like_pattern(f.query), escape="\\"))
+        where.append(title_contains(f.query, dialect))
     if f.start is not None:
         where.append(t.created_at >= f.start)
     if f.end is not None:
@@ -248,7 +258,7 @@ async def list_shares(
     conn: AsyncConnection, *, user_id: str, f: ShareFilter, now: datetime
 ) -> tuple[list[Share], int]:
     """One page of a user's shares and how many match in all."""
-    where = _filters(user_id, f, now)
+    where = _filters(user_id, f, now, conn.dialect.name)
     key = _sort_key(f.order_by, now)
     order = [key.asc(), t.id.asc()] if f.direction == "asc" else [key.desc(), t.id.desc()]
     page = (sa.select(shares).where(*where).order_by(*order)
