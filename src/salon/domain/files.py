@@ -91,7 +91,8 @@ def unique_names(names: list[str]) -> list[str]:
         candidate, n = name, 1
         while candidate.lower() in taken:
             n += 1
-            candidate = f"{stem} ({n}){dot}{ext}"
+            suffix = f" ({n}){dot}{ext}"
+            candidate = stem[: 255 - len(suffix)] + suffix
         taken.add(candidate.lower())
         out.append(candidate)
     return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from salon.domain.conversations import Message
@@ -229,7 +229,8 @@ def restored_values(share: Share, *, now: datetime) -> dict[str, Any]:
 
 
 def format_when(moment: datetime) -> str:
-    """The spec's date style (a US locale string): ``10/26/2024, 5:00:00 PM``."""
+    """The spec's date style (a US locale string) in UTC: ``10/26/2024, 5:00:00 PM``."""
+    moment = moment.astimezone(UTC)
     hour = moment.hour % 12 or 12
     half = "AM" if moment.hour < 12 else "PM"
     return (f"{moment.month}/{moment.day}/{moment.year}, "
