@@ -15,7 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from salon import __version__
 from salon.config import Settings
 from salon.llm import create_provider
-from salon.services.context import AppContext
+from salon.services.context import AppContext, password_hasher
 from salon.services.shares import enforce_public_permission
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, ping, upgrade_database
@@ -86,6 +86,7 @@ async def build_context(settings: Settings) -> AppContext:
         engine=engine,
         blobs=BlobStore(settings.blob_dir),
         provider=create_provider(settings),
+        hasher=password_hasher(settings),
     )
     await enforce_public_permission(ctx)
     return ctx

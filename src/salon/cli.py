@@ -32,7 +32,7 @@ from salon.domain.users import User
 from salon.llm import create_provider
 from salon.llm.unconfigured import UnconfiguredProvider
 from salon.services import auth
-from salon.services.context import AppContext, utc_now
+from salon.services.context import AppContext, password_hasher, utc_now
 from salon.store import users as user_repo
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, transaction, upgrade_database
@@ -208,7 +208,7 @@ async def _open_context(settings: Settings) -> AppContext:
         await engine.dispose()
         raise
     return AppContext(settings=settings, engine=engine, blobs=BlobStore(settings.blob_dir),
-                      provider=UnconfiguredProvider())
+                      provider=UnconfiguredProvider(), hasher=password_hasher(settings))
 
 
 async def _create_user(settings: Settings, *, email: str, name: str, password: str,

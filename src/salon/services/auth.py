@@ -42,9 +42,15 @@ SIGNIN_WINDOW_SECONDS = 15 * 60
 SIGNUPS_PER_CLIENT = 20
 SIGNUP_WINDOW_SECONDS = 60 * 60
 
-_hasher = PasswordHasher()
 # Verified when the email is unknown, so timing does not tell which emails have accounts.
-_DUMMY_HASH = _hasher.hash("not a real password, only for timing")
+_DUMMY_HASHES: dict[tuple[int, int, int], str] = {}
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    key = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    if key not in _DUMMY_HASHES:
+        _DUMMY_HASHES[key] = hasher.hash("not a real password, only for timing")
+    return _DUMMY_HASHES[key]
 
 
 @dataclass(frozen=True)
@@ -67,14 +73,14 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+async def hash_password(ctx: AppContext, password: str) -> str:
+    return await asyncio.to_thread(ctx.hasher.hash, password)
 
 
-async def verify_password(password_hash: str, password: str) -> bool:
+async def verify_password(ctx: AppContext, password_hash: str, password: str) -> bool:
     def _verify() -> bool:
         try:
-            return _hasher.verify(password_hash, password)
+            return ctx.hasher.verify(password_hash, password)
         except (VerificationError, InvalidHashError):
             return False
 
@@ -97,7 +103,7 @@ async def create_user(
     rules.check_password_strength(password)
     if role is not None and role not in rules.ROLES:
         raise InvalidInput(f"Unknown role {role!r}: use admin or user.", field="role")
-    password_hash = await hash_password(password)
+    password_hash = await hash_password(ctx, password)
     async with transaction(ctx.engine) as conn:
         first = await repo.count_users(conn) == 0
         if via_signup and not first and not ctx.settings.enable_signup:
@@ -125,7 +131,8 @@ async def sign_in(ctx: AppContext, *, email: str, password: str, client: str) ->
     _limit(ctx, client_key, SIGNIN_CLIENT_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
     async with ctx.engine.connect() as conn:
         found = await repo.get_user_with_hash(conn, email.strip().lower())
-    ok = await verify_password(found[1] if found else _DUMMY_HASH, password)
+    ok = await verify_password(ctx, found[1] if found else _dummy_hash(ctx.hasher),
+                               password)
     if not found or not ok:
         ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
         ctx.limiter.hit(client_key, window=SIGNIN_WINDOW_SECONDS)
@@ -265,11 +272,11 @@ async def change_password(
            "Too many wrong current passwords. Try again later.")
     async with ctx.engine.connect() as conn:
         stored = await repo.get_password_hash(conn, user.id)
-    if stored is None or not await verify_password(stored, current):
+    if stored is None or not await verify_password(ctx, stored, current):
         ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
         raise InvalidInput("The current password is incorrect.", code="INCORRECT_PASSWORD",
                            field="password")
-    new_hash = await hash_password(new)
+    new_hash = await hash_password(ctx, new)
     async with transaction(ctx.engine) as conn:
         await repo.update_user(conn, user.id, now=ctx.now(), password_hash=new_hash)
         await repo.delete_other_sessions(

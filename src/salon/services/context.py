@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from salon.config import Settings
@@ -18,6 +19,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def password_hasher(settings: Settings) -> PasswordHasher:
+    """argon2id with the library's recommended cost; the test environment (``SALON_ENV=test``,
+    never production) uses a minimal cost so a test suite does not spend minutes hashing."""
+    if settings.env == "test":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
 @dataclass
 class AppContext:
     settings: Settings
@@ -26,6 +35,7 @@ class AppContext:
     provider: Provider
     clock: Callable[[], datetime] = utc_now
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    hasher: PasswordHasher = field(default_factory=PasswordHasher)
 
     def now(self) -> datetime:
         return self.clock()

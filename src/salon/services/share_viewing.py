@@ -198,7 +198,7 @@ async def verify_share_password(
             raise RateLimited("Too many wrong passwords for this link; try again in "
                               f"{int(wait) + 1} seconds.", retry_after=int(wait) + 1)
     if share.password_hash is not None and not await auth.verify_password(
-            share.password_hash, password):
+            ctx, share.password_hash, password):
         ctx.limiter.hit(client_key, window=VERIFY_WINDOW)
         ctx.limiter.hit(share_key, window=VERIFY_WINDOW)
         raise Unauthenticated(rules.INVALID_PASSWORD_DETAIL, code="INVALID_PASSWORD")

@@ -175,7 +175,7 @@ async def _password_values(
                            "characters (use null to remove it).", field="password")
     if existing is not None and existing.password_hash is not None:
         await _check_current_password(ctx, existing, changes.get("current_password"))
-    return {"password_hash": None if new is None else await auth.hash_password(new)}
+    return {"password_hash": None if new is None else await auth.hash_password(ctx, new)}
 
 
 async def _check_current_password(ctx: AppContext, share: Share, given: object) -> None:
@@ -187,7 +187,7 @@ async def _check_current_password(ctx: AppContext, share: Share, given: object) 
     if wait:
         raise RateLimited("Too many wrong passwords; try again later.", retry_after=int(wait) + 1)
     assert share.password_hash is not None
-    if not await auth.verify_password(share.password_hash, given):
+    if not await auth.verify_password(ctx, share.password_hash, given):
         ctx.limiter.hit(key, window=15 * 60)
         raise Forbidden("The current password is incorrect.", code="INVALID_CURRENT_PASSWORD",
                         field="current_password")
