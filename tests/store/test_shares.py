@@ -15,12 +15,13 @@ from typing import Any, get_args
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from salon.domain.conversations import Message
 from salon.domain.shares import STATUSES, Share, share_status
 from salon.store import conversations as conv_repo
 from salon.store import shares as repo
 from salon.store.db import transaction
 from salon.store.shares import SORT_COLUMNS, ShareFilter, SortColumn
-from salon.store.tables import conversations, shares, users
+from salon.store.tables import conversations, messages, shares, users
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -515,7 +516,7 @@ async def test_delete_revoked_removes_only_the_users_revoked_shares(db: AsyncEng
         share_row(alice)])
     bobs = await add_share(db, bob, revoked_at=EARLIER)
     async with transaction(db) as conn:
-        await repo.save_snapshot(conn, by_hand.id, **snapshot_values())
+        await repo.save_snapshot(conn, by_hand.id, **snapshot_values(by_hand))
         assert await repo.delete_revoked(conn, user_id=alice) == 2
     assert await stored(db, by_hand.id) is None and await stored(db, by_clones.id) is None
     for share in (kept_viewable, expired, active, bobs):
@@ -550,8 +551,8 @@ async def test_make_private_changes_only_the_given_users_public_shares(db: Async
 
 # --- cascades --------------------------------------------------------------------------------
 
-def snapshot_values() -> dict[str, Any]:
-    return {"title": "Frozen", "messages": [{"role": "user", "parts": []}], "files": [],
+def snapshot_values(share: Share) -> dict[str, Any]:
+    return {"conversation_id": share.conversation_id, "upto_seq": None, "title": "Frozen",
             "recipe": {"model": "m"}, "conversation_created_at": EARLIER,
             "conversation_updated_at": EARLIER, "taken_at": NOW}
 
@@ -561,7 +562,7 @@ async def test_deleting_a_conversation_deletes_its_share_and_snapshot(db: AsyncE
     doomed, kept = await insert_rows(db, [share_row(owner), share_row(owner)])
     async with transaction(db) as conn:
         for share in (doomed, kept):
-            await repo.save_snapshot(conn, share.id, **snapshot_values())
+            await repo.save_snapshot(conn, share.id, **snapshot_values(share))
     async with transaction(db) as conn:
         assert await conv_repo.delete_conversation(conn, doomed.conversation_id, user_id=owner)
     async with db.connect() as conn:
@@ -580,8 +581,8 @@ async def test_deleting_a_conversation_deletes_its_share_and_snapshot(db: AsyncE
 async def test_saving_a_snapshot_replaces_the_previous_one(db: AsyncEngine) -> None:
     share = await add_share(db, await add_user(db))
     async with transaction(db) as conn:
-        await repo.save_snapshot(conn, share.id, **snapshot_values())
-        await repo.save_snapshot(conn, share.id, **{**snapshot_values(), "title": "Newer"})
+        await repo.save_snapshot(conn, share.id, **snapshot_values(share))
+        await repo.save_snapshot(conn, share.id, **{**snapshot_values(share), "title": "Newer"})
     async with db.connect() as conn:
         snap = await repo.get_snapshot(conn, share.id)
     assert snap is not None and snap["title"] == "Newer"
@@ -600,3 +601,31 @@ async def test_title_search_folds_case_in_every_alphabet(db: AsyncEngine) -> Non
             items, _ = await repo.list_shares(conn, user_id=owner,
                                               f=ShareFilter(query=query), now=NOW)
             assert [s.title for s in items] == ([expected] if expected else []), query
+
+
+async def add_messages(db: AsyncEngine, conversation_id: str, roles: Sequence[str]) -> None:
+    async with transaction(db) as conn:
+        await conv_repo.insert_messages(conn, [
+            Message(id=new_id(), conversation_id=conversation_id, seq=seq, role=role,  # type: ignore[arg-type]
+                    parts=[{"type": "text", "text": f"{role} {seq}"}],
+                    created_at=EARLIER + timedelta(seconds=seq), model="m")
+            for seq, role in enumerate(roles)])
+
+
+async def test_a_snapshot_copies_messages_up_to_the_checkpoint(db: AsyncEngine) -> None:
+    share = await add_share(db, await add_user(db))
+    await add_messages(db, share.conversation_id, ["system", "user", "assistant", "user"])
+    async with transaction(db) as conn:
+        await repo.save_snapshot(conn, share.id, **{**snapshot_values(share), "upto_seq": 2})
+    async with transaction(db) as conn:  # later turns and edits never reach the snapshot
+        await conn.execute(messages.update().values(parts=[{"type": "text", "text": "edited"}]))
+    async with db.connect() as conn:
+        frozen = await repo.snapshot_messages(conn, share.id)
+    assert [(m.seq, m.role, m.parts[0]["text"]) for m in frozen] == [
+        (1, "user", "user 1"), (2, "assistant", "assistant 2")]
+    assert frozen[1].model == "m" and frozen[1].created_at == EARLIER + timedelta(seconds=2)
+    async with transaction(db) as conn:
+        await repo.save_snapshot(conn, share.id, **snapshot_values(share))  # "update link"
+        assert len(await repo.snapshot_messages(conn, share.id)) == 3
+        await conv_repo.delete_conversation(conn, share.conversation_id, user_id=share.user_id)
+        assert await repo.snapshot_messages(conn, share.id) == []

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -13,6 +15,26 @@ from salon.config import Settings
 from salon.llm.base import Provider
 from salon.services.ratelimit import RateLimiter
 from salon.store.blobs import BlobStore
+
+
+class LruCache:
+    """A small least-recently-used map, bounded by entries."""
+
+    def __init__(self, *, max_items: int) -> None:
+        self._items: OrderedDict[Hashable, Any] = OrderedDict()
+        self._max = max_items
+
+    def get(self, key: Hashable) -> Any:
+        if key not in self._items:
+            return None
+        self._items.move_to_end(key)
+        return self._items[key]
+
+    def put(self, key: Hashable, value: Any) -> None:
+        self._items[key] = value
+        self._items.move_to_end(key)
+        while len(self._items) > self._max:
+            self._items.popitem(last=False)
 
 
 def utc_now() -> datetime:
@@ -36,6 +58,9 @@ class AppContext:
     clock: Callable[[], datetime] = utc_now
     limiter: RateLimiter = field(default_factory=RateLimiter)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
+    # Immutable content only (a snapshot's, keyed by share and content version): never access
+    # decisions, which are made from the database on every request.
+    snapshot_cache: LruCache = field(default_factory=lambda: LruCache(max_items=32))
 
     def now(self) -> datetime:
         return self.clock()

@@ -28,7 +28,7 @@ from salon.domain.shares import AccessDecision, Share, SharedFile
 from salon.domain.users import User, effective_permissions
 from salon.services import auth
 from salon.services.context import AppContext
-from salon.services.shares import live_content
+from salon.services.shares import live_content, snapshot_content
 from salon.store import conversations as conv_repo
 from salon.store import shares as repo
 from salon.store.db import transaction
@@ -160,15 +160,18 @@ async def _content(
     ctx: AppContext, share: Share
 ) -> tuple[str, datetime, datetime, rules.SharedContent, dict[str, Any]]:
     """Title, the chat's created/updated times, the content and the recipe: frozen for a
-    snapshot, read now for a live share."""
+    snapshot (kept in memory per content version, which never changes), read now for a live
+    share."""
     async with ctx.engine.connect() as conn:
         if not share.live:
             snap = await repo.get_snapshot(conn, share.id)
             if snap is None:
                 raise rules.share_not_found()
-            content = rules.SharedContent(
-                messages=list(snap["messages"]),
-                files=[SharedFile(**f) for f in snap["files"]])
+            key = (share.id, share.content_version)
+            content = ctx.snapshot_cache.get(key)
+            if content is None:
+                content = await snapshot_content(conn, share)
+                ctx.snapshot_cache.put(key, content)
             return (snap["title"], snap["conversation_created_at"],
                     snap["conversation_updated_at"], content, dict(snap["recipe"]))
         conv = await conv_repo.get_conversation(conn, share.conversation_id,

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain import links
 from salon.domain import shares as rules
-from salon.domain.conversations import Conversation
+from salon.domain.conversations import Conversation, Message
 from salon.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from salon.domain.shares import Share, SharedFile
 from salon.domain.users import User
@@ -248,13 +248,17 @@ def _needs_snapshot(existing: Share | None, share: Share, changes: Mapping[str, 
 async def take_snapshot(
     conn: AsyncConnection, share: Share, conv: Conversation, *, now: datetime
 ) -> Share:
-    """Freeze what viewers see now: the cut, allow-listed messages and their files."""
-    content = await live_content(conn, share, conv)
+    """Freeze the chat as it is now: its messages up to the checkpoint (copied inside the
+    database), title, recipe and times. The content version moves on, so caches of the older
+    snapshot are never served for the new one."""
+    upto_seq: int | None = None
+    if share.upto_message_id is not None:
+        found = await repo.message_seq(conn, conv.id, share.upto_message_id)
+        upto_seq = -1 if found is None else found  # an unknown checkpoint shares nothing
     await repo.save_snapshot(
-        conn, share.id, title=conv.title, messages=content.messages,
-        files=[f.__dict__ for f in content.files], recipe=conv.recipe,
-        conversation_created_at=conv.created_at, conversation_updated_at=conv.updated_at,
-        taken_at=now,
+        conn, share.id, conversation_id=conv.id, upto_seq=upto_seq, title=conv.title,
+        recipe=conv.recipe, conversation_created_at=conv.created_at,
+        conversation_updated_at=conv.updated_at, taken_at=now,
     )
     await repo.update_share(conn, share.id, content_version=share.content_version + 1)
     return replace(share, content_version=share.content_version + 1)
@@ -263,12 +267,25 @@ async def take_snapshot(
 async def live_content(
     conn: AsyncConnection, share: Share, conv: Conversation
 ) -> rules.SharedContent:
+    """What viewers of a live share see: the chat now, cut at the checkpoint."""
     messages = rules.cut_messages(await conv_repo.list_messages(conn, conv.id),
                                   upto_message_id=share.upto_message_id)
+    return await _allow_listed(conn, conv.id, messages)
+
+
+async def snapshot_content(conn: AsyncConnection, share: Share) -> rules.SharedContent:
+    """What viewers of a snapshot see: the frozen messages, through the same allow-list."""
+    messages = await repo.snapshot_messages(conn, share.id)
+    return await _allow_listed(conn, share.conversation_id, messages)
+
+
+async def _allow_listed(
+    conn: AsyncConnection, conversation_id: str, messages: list[Message]
+) -> rules.SharedContent:
     files_by_id = {
         row["id"]: SharedFile(file_id=row["id"], name=row["name"], media_type=row["media_type"],
                               size=row["size"], sha256=row["sha256"])
-        for row in await repo.conversation_files(conn, conv.id)
+        for row in await repo.conversation_files(conn, conversation_id)
     }
     return rules.shared_content(messages, files_by_id=files_by_id)
 

@@ -16,8 +16,17 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from salon.domain.conversations import Message
 from salon.domain.shares import Share, ShareStatus, ShareType
-from salon.store.tables import files, instance_config, share_snapshots, shares, users
+from salon.store.tables import (
+    files,
+    instance_config,
+    messages,
+    share_snapshot_messages,
+    share_snapshots,
+    shares,
+    users,
+)
 
 t = shares.c
 
@@ -188,12 +197,29 @@ async def count_clone(conn: AsyncConnection, share_pk: str, *, now: datetime) ->
 
 # --- snapshots -----------------------------------------------------------------------------
 
-async def save_snapshot(conn: AsyncConnection, share_pk: str, **values: Any) -> None:
-    await conn.execute(share_snapshots.delete().where(share_snapshots.c.share_pk == share_pk))
-    await conn.execute(share_snapshots.insert().values(share_pk=share_pk, **values))
+async def save_snapshot(
+    conn: AsyncConnection, share_pk: str, *, conversation_id: str, upto_seq: int | None,
+    **header: Any,
+) -> None:
+    """Freeze the chat's messages (up to ``upto_seq``, without system messages) in one
+    INSERT ... SELECT, replacing an earlier snapshot."""
+    await delete_snapshot(conn, share_pk)
+    await conn.execute(share_snapshots.insert().values(share_pk=share_pk, **header))
+    m = messages.c
+    source = sa.select(sa.literal(share_pk), m.seq, m.role, m.parts, m.model, m.status,
+                       m.created_at).where(m.conversation_id == conversation_id,
+                                           m.role != "system")
+    if upto_seq is not None:
+        source = source.where(m.seq <= upto_seq)
+    snap = share_snapshot_messages.c
+    await conn.execute(share_snapshot_messages.insert().from_select(
+        [snap.share_pk, snap.seq, snap.role, snap.parts, snap.model, snap.status,
+         snap.created_at], source))
 
 
 async def delete_snapshot(conn: AsyncConnection, share_pk: str) -> None:
+    await conn.execute(share_snapshot_messages.delete()
+                       .where(share_snapshot_messages.c.share_pk == share_pk))
     await conn.execute(share_snapshots.delete().where(share_snapshots.c.share_pk == share_pk))
 
 
@@ -201,6 +227,24 @@ async def get_snapshot(conn: AsyncConnection, share_pk: str) -> dict[str, Any] |
     query = sa.select(share_snapshots).where(share_snapshots.c.share_pk == share_pk)
     row = (await conn.execute(query)).first()
     return dict(row._mapping) if row else None
+
+
+async def snapshot_messages(conn: AsyncConnection, share_pk: str) -> list[Message]:
+    snap = share_snapshot_messages.c
+    query = sa.select(share_snapshot_messages).where(snap.share_pk == share_pk).order_by(snap.seq)
+    return [
+        Message(id=str(r.seq), conversation_id=share_pk, seq=r.seq, role=r.role,
+                parts=list(r.parts or []), created_at=r.created_at, model=r.model,
+                status=r.status)
+        for r in await conn.execute(query)
+    ]
+
+
+async def message_seq(conn: AsyncConnection, conversation_id: str, message_id: str) -> int | None:
+    query = sa.select(messages.c.seq).where(messages.c.conversation_id == conversation_id,
+                                            messages.c.id == message_id)
+    value = (await conn.execute(query)).scalar_one_or_none()
+    return None if value is None else int(value)
 
 
 async def conversation_files(conn: AsyncConnection, conversation_id: str) -> list[dict[str, Any]]:

@@ -58,12 +58,21 @@ def upgrade() -> None:
         sa.Column("share_pk", sa.String(36), sa.ForeignKey("shares.id", ondelete="CASCADE"),
                   primary_key=True),
         sa.Column("title", sa.String(200), nullable=False),
-        sa.Column("messages", JSON, nullable=False),
-        sa.Column("files", JSON, nullable=False),
         sa.Column("recipe", JSON, nullable=False),
         sa.Column("conversation_created_at", UTCDateTime(), nullable=False),
         sa.Column("conversation_updated_at", UTCDateTime(), nullable=False),
         sa.Column("taken_at", UTCDateTime(), nullable=False),
+    )
+    op.create_table(
+        "share_snapshot_messages",
+        sa.Column("share_pk", sa.String(36), sa.ForeignKey("shares.id", ondelete="CASCADE"),
+                  primary_key=True),
+        sa.Column("seq", sa.Integer, primary_key=True),
+        sa.Column("role", sa.String(16), nullable=False),
+        sa.Column("parts", JSON, nullable=False),
+        sa.Column("model", sa.String(200), nullable=True),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
     )
     op.create_table(
         "instance_config",
@@ -73,5 +82,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("instance_config", "share_snapshots", "shares"):
+    for table in ("instance_config", "share_snapshot_messages", "share_snapshots", "shares"):
         op.drop_table(table)
