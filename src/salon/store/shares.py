@@ -264,6 +264,8 @@ def title_contains(text: str, dialect: str) -> sa.ColumnElement[bool]:
     """Case-insensitive substring match, for every alphabet (SQLite's own folds ASCII only)."""
     pattern = _like_pattern(text.lower())
     if dialect == "sqlite":
+        if text.isascii():  # SQLite's LIKE folds ASCII itself, in C
+            return t.title.like(pattern, escape="\\")
         return sa.func.salon_lower(t.title).like(pattern, escape="\\")
     return t.title.ilike(pattern, escape="\\")
 
@@ -305,11 +307,16 @@ async def list_shares(
     where = _filters(user_id, f, now, conn.dialect.name)
     key = _sort_key(f.order_by, now)
     order = [key.asc(), t.id.asc()] if f.direction == "asc" else [key.desc(), t.id.desc()]
-    page = (sa.select(shares).where(*where).order_by(*order)
-            .limit(f.page_size).offset((f.page - 1) * f.page_size))
+    # The page's ids first (answered from the covering index), then only those rows.
+    page_ids = (sa.select(t.id).where(*where).order_by(*order)
+                .limit(f.page_size).offset((f.page - 1) * f.page_size))
+    ids = [r.id for r in await conn.execute(page_ids)]
     total = sa.select(sa.func.count()).select_from(shares).where(*where)
-    items = [to_share(r) for r in await conn.execute(page)]
-    return items, int((await conn.execute(total)).scalar_one())
+    count = int((await conn.execute(total)).scalar_one())
+    if not ids:
+        return [], count
+    rows = {r.id: to_share(r) for r in await conn.execute(sa.select(shares).where(t.id.in_(ids)))}
+    return [rows[i] for i in ids if i in rows], count
 
 
 async def share_summaries(

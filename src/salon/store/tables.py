@@ -147,6 +147,11 @@ message_quota = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
+DASHBOARD_COLUMNS = ("user_id", "revoked_at", "max_clones", "clones",
+                     "allow_view_after_clone_limit", "expires_at", "max_views", "views",
+                     "is_public", "live", "created_at", "updated_at", "share_id", "title",
+                     "password_hash", "id")
+
 # A conversation's share (at most one). ``share_id`` is the link; status is derived from the
 # columns (see ``domain.shares.share_status`` and ``store.shares.status_case``).
 shares = sa.Table(
@@ -178,6 +183,12 @@ shares = sa.Table(
     sa.Index("ix_shares_user_created", "user_id", "created_at"),
     sa.Index("ix_shares_user_updated", "user_id", "updated_at"),
     sa.Index("ix_shares_user_title", "user_id", "title"),
+    sa.Index("ix_shares_user_views", "user_id", "views"),
+    sa.Index("ix_shares_user_clones", "user_id", "clones"),
+    sa.Index("ix_shares_user_link", "user_id", "share_id"),
+    # Covers every dashboard filter and sort key (and the id): counting a user's matching shares
+    # and finding a page's ids never read the table.
+    sa.Index("ix_shares_user_dashboard", *DASHBOARD_COLUMNS),
 )
 
 # A snapshot share's frozen header (title, recipe, the chat's times) ...

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from salon.store.tables import UTCDateTime
+from salon.store.tables import DASHBOARD_COLUMNS, UTCDateTime
 
 revision = "0002"
 down_revision = "0001"
@@ -53,6 +53,10 @@ def upgrade() -> None:
     op.create_index("ix_shares_user_created", "shares", ["user_id", "created_at"])
     op.create_index("ix_shares_user_updated", "shares", ["user_id", "updated_at"])
     op.create_index("ix_shares_user_title", "shares", ["user_id", "title"])
+    op.create_index("ix_shares_user_views", "shares", ["user_id", "views"])
+    op.create_index("ix_shares_user_clones", "shares", ["user_id", "clones"])
+    op.create_index("ix_shares_user_link", "shares", ["user_id", "share_id"])
+    op.create_index("ix_shares_user_dashboard", "shares", list(DASHBOARD_COLUMNS))
     op.create_table(
         "share_snapshots",
         sa.Column("share_pk", sa.String(36), sa.ForeignKey("shares.id", ondelete="CASCADE"),
