@@ -43,7 +43,7 @@ from salon.services import shares as share_service
 from salon.services.context import AppContext
 from salon.services.share_viewing import open_share
 from salon.store import conversations as conv_repo
-from salon.store.db import create_engine, transaction
+from salon.store.db import execute_autocommit, transaction
 from salon.store.shares import ShareFilter
 from salon.store.tables import conversations, shares
 
@@ -303,22 +303,12 @@ def print_table(label: str, rows: list[Row]) -> None:
     sys.stdout.flush()
 
 
-async def _admin_execute(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(sa.text(statement))
-    finally:
-        await engine.dispose()
-
-
 async def run_postgres(admin_url: str, data_dir: Path) -> None:
     """The PostgreSQL run, in a fresh database next to ``admin_url``'s, dropped afterwards."""
     admin = normalize_database_url(admin_url)
     name = f"salon_bench_{uuid.uuid4().hex[:10]}"
     try:
-        await _admin_execute(admin, f'CREATE DATABASE "{name}"')
+        await execute_autocommit(admin, f'CREATE DATABASE "{name}"')
     except OSError as exc:
         print(f"\n(PostgreSQL skipped: SALON_BENCH_DATABASE_URL is not reachable: {exc})")
         return
@@ -326,7 +316,7 @@ async def run_postgres(admin_url: str, data_dir: Path) -> None:
         url = sa.make_url(admin).set(database=name).render_as_string(hide_password=False)
         await run_backend("PostgreSQL", url, data_dir)
     finally:
-        await _admin_execute(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def main() -> None:

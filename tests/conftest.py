@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from salon.app import create_app
 from salon.config import Settings, normalize_database_url
-from salon.store.db import create_engine, upgrade_database
+from salon.store.db import create_engine, execute_autocommit, upgrade_database
 from salon.store.tables import metadata
 from tests.factories import UserClient
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -50,16 +50,6 @@ async def _migrate(url: str) -> None:
     await engine.dispose()
 
 
-async def _admin_execute(url: str, statement: str) -> None:
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.execute(sa.text(statement))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, migrated once."""
@@ -68,18 +58,18 @@ def pg_database() -> Iterator[str]:
     admin_url = normalize_database_url(PG_URL)
     name = f"salon_test_{uuid.uuid4().hex[:10]}"
     try:
-        asyncio.run(_admin_execute(admin_url, f'CREATE DATABASE "{name}"'))
+        asyncio.run(execute_autocommit(admin_url, f'CREATE DATABASE "{name}"'))
     except OSError as exc:
         pytest.skip(f"PostgreSQL at SALON_TEST_DATABASE_URL is not reachable: {exc}")
     url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(_migrate(url))
     yield url
-    asyncio.run(_admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(execute_autocommit(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _truncate(url: str) -> None:
     names = ", ".join(f'"{t.name}"' for t in reversed(metadata.sorted_tables))
-    await _admin_execute(url, f"TRUNCATE {names} CASCADE")
+    await execute_autocommit(url, f"TRUNCATE {names} CASCADE")
 
 
 @pytest.fixture(params=BACKENDS)

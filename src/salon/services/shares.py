@@ -116,8 +116,7 @@ async def save_share(
 
 
 async def _check_checkpoint(conn: AsyncConnection, conv: Conversation, message_id: str) -> None:
-    messages = await conv_repo.list_messages(conn, conv.id)
-    if not any(m.id == message_id and m.role != "system" for m in messages):
+    if await repo.message_seq(conn, conv.id, message_id) is None:
         raise InvalidInput("upto_message_id is not a message of this chat.",
                            field="upto_message_id")
 

@@ -89,6 +89,18 @@ async def upgrade_database(engine: AsyncEngine) -> None:
             await conn.exec_driver_sql("PRAGMA optimize=0x10002")
 
 
+async def execute_autocommit(url: str, statement: str) -> None:
+    """Run one statement outside a transaction on a short-lived engine (``CREATE DATABASE``,
+    ``DROP DATABASE``, ``TRUNCATE`` by test and benchmark set-up)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.execute(sa.text(statement))
+    finally:
+        await engine.dispose()
+
+
 async def ping(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         await conn.execute(sa.text("SELECT 1"))

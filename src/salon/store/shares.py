@@ -241,8 +241,10 @@ async def snapshot_messages(conn: AsyncConnection, share_pk: str) -> list[Messag
 
 
 async def message_seq(conn: AsyncConnection, conversation_id: str, message_id: str) -> int | None:
+    """The position of a (non-system) message of the conversation: a share checkpoint."""
     query = sa.select(messages.c.seq).where(messages.c.conversation_id == conversation_id,
-                                            messages.c.id == message_id)
+                                            messages.c.id == message_id,
+                                            messages.c.role != "system")
     value = (await conn.execute(query)).scalar_one_or_none()
     return None if value is None else int(value)
 
