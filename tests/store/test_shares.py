@@ -45,7 +45,8 @@ async def add_user(db: AsyncEngine) -> str:
 
 
 def share_row(user_id: str, **values: Any) -> dict[str, Any]:
-    """A full ``shares`` row (an active, public snapshot share unless told otherwise)."""
+    """A full ``shares`` row (an active, public snapshot share unless told otherwise); like
+    every real share, last updated no earlier than created."""
     row: dict[str, Any] = {
         "id": new_id(), "share_id": new_id(), "conversation_id": new_id(), "user_id": user_id,
         "title": "A chat", "is_public": True, "password_hash": None, "live": False,
@@ -55,6 +56,7 @@ def share_row(user_id: str, **values: Any) -> dict[str, Any]:
         "content_version": 1, "created_at": EARLIER, "updated_at": EARLIER,
     }
     row.update(values)
+    row["updated_at"] = max(row["updated_at"], row["created_at"])
     return row
 
 
@@ -157,6 +159,58 @@ async def test_status_filter_agrees_with_domain(db: AsyncEngine) -> None:
         seen |= set(ids)
     assert seen == set(expected)  # the three filters split the shares exactly
     assert not seen & {s.id for s in theirs}
+
+
+async def status_by_filter(db: AsyncEngine, owner: str, share_pk: str) -> set[str]:
+    """The statuses whose dashboard filter finds the share (exactly one, when correct)."""
+    found = set()
+    for status in STATUSES:
+        shares_found, _ = await all_pages(db, owner, ShareFilter(status=status, page_size=100))
+        if any(s.id == share_pk for s in shares_found):
+            found.add(status)
+    return found
+
+
+async def test_derived_state_follows_every_kind_of_update(db: AsyncEngine) -> None:
+    """The stored state behind the filter (generated on PostgreSQL, trigger-kept on SQLite)
+    changes in the same statement as its inputs, whichever statement that is."""
+    owner = await add_user(db)
+    share = await add_share(db, owner, max_views=2, max_clones=1,
+                            allow_view_after_clone_limit=False)
+    steps: list[tuple[str, dict[str, Any] | None]] = [
+        ("view", None), ("view", None),                                 # views used up
+        ("update", {"max_views": None}),                                # limit lifted
+        ("clone", None),                                                # clone limit: revoked
+        ("update", {"allow_view_after_clone_limit": True}),             # viewable again
+        ("update", {"revoked_at": NOW}),                                # revoked by hand
+        ("update", {"revoked_at": None, "expires_at": NOW - timedelta(seconds=1)}),
+        ("update", {"password_hash": "$argon2id$x"}),
+    ]
+    for kind, values in steps:
+        async with transaction(db) as conn:
+            if kind == "view":
+                await repo.count_view(conn, share.id, now=NOW)
+            elif kind == "clone":
+                await repo.count_clone(conn, share.id, now=NOW)
+            else:
+                await repo.update_share(conn, share.id, **(values or {}))
+        current = await stored(db, share.id)
+        assert current is not None
+        assert await status_by_filter(db, owner, share.id) == {share_status(current, now=NOW)}
+    found, _ = await all_pages(db, owner, ShareFilter(password=True))
+    assert [s.id for s in found] == [share.id]
+
+
+async def test_last_update_never_precedes_creation(db: AsyncEngine) -> None:
+    owner = await add_user(db)
+    share = await add_share(db, owner, created_at=EARLIER, updated_at=EARLIER)
+    async with transaction(db) as conn:  # a clock that went backwards
+        await repo.update_share(conn, share.id, title="x",
+                                updated_at=EARLIER - timedelta(hours=1))
+    current = await stored(db, share.id)
+    assert current is not None and current.updated_at == EARLIER
+    found, _ = await all_pages(db, owner, ShareFilter(start=EARLIER, order_by="updated_at"))
+    assert [s.id for s in found] == [share.id]
 
 
 async def test_share_summaries_carry_the_domain_status(db: AsyncEngine) -> None:

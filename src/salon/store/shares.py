@@ -19,6 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from salon.domain.conversations import Message
 from salon.domain.shares import Share, ShareStatus, ShareType
 from salon.store.tables import (
+    STATE_ACTIVE,
+    STATE_REVOKED,
+    STATE_VIEWS_USED,
     files,
     instance_config,
     messages,
@@ -81,15 +84,22 @@ def to_share(row: Any) -> Share:
 # --- status in SQL -------------------------------------------------------------------------
 
 def revoked_clause() -> sa.ColumnElement[bool]:
-    clone_limit = sa.and_(t.max_clones.is_not(None), t.clones >= t.max_clones,
-                          t.allow_view_after_clone_limit.is_(False))
-    return sa.or_(t.revoked_at.is_not(None), clone_limit)
+    return t.state == STATE_REVOKED
+
+
+def _expired_by_time(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(t.expires_at.is_not(None), t.expires_at <= now)
 
 
 def expired_clause(now: datetime) -> sa.ColumnElement[bool]:
-    by_time = sa.and_(t.expires_at.is_not(None), t.expires_at <= now)
-    by_views = sa.and_(t.max_views.is_not(None), t.views >= t.max_views)
-    return sa.or_(by_time, by_views)
+    """Expired and not revoked (revoked wins, as in ``domain.shares.share_status``)."""
+    return sa.or_(t.state == STATE_VIEWS_USED,
+                  sa.and_(t.state == STATE_ACTIVE, _expired_by_time(now)))
+
+
+def active_clause(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(t.state == STATE_ACTIVE,
+                   sa.or_(t.expires_at.is_(None), t.expires_at > now))
 
 
 def status_case(now: datetime) -> sa.ColumnElement[str]:
@@ -101,8 +111,8 @@ def status_clause(status: ShareStatus, now: datetime) -> sa.ColumnElement[bool]:
     if status == "revoked":
         return revoked_clause()
     if status == "expired":
-        return sa.and_(sa.not_(revoked_clause()), expired_clause(now))
-    return sa.and_(sa.not_(revoked_clause()), sa.not_(expired_clause(now)))
+        return expired_clause(now)
+    return active_clause(now)
 
 
 # --- single shares -------------------------------------------------------------------------
@@ -158,6 +168,11 @@ async def is_share_id_taken(conn: AsyncConnection, share_id: str) -> bool:
 
 
 async def update_share(conn: AsyncConnection, share_pk: str, **values: Any) -> None:
+    """Set columns; an ``updated_at`` never goes below ``created_at`` (the dashboard's date
+    filter relies on it, whatever the clock did)."""
+    if isinstance(values.get("updated_at"), datetime):
+        moment = values["updated_at"]
+        values["updated_at"] = sa.case((t.created_at > moment, t.created_at), else_=moment)
     await conn.execute(shares.update().where(t.id == share_pk).values(**values))
 
 
@@ -172,7 +187,7 @@ async def count_view(conn: AsyncConnection, share_pk: str, *, now: datetime) -> 
     limit used up, expired or revoked meanwhile). One statement, exact under concurrency."""
     result = await conn.execute(
         shares.update()
-        .where(t.id == share_pk, sa.not_(revoked_clause()), sa.not_(expired_clause(now)))
+        .where(t.id == share_pk, active_clause(now))
         .values(views=t.views + 1)
         .returning(t.views)
     )
@@ -187,7 +202,7 @@ async def count_clone(conn: AsyncConnection, share_pk: str, *, now: datetime) ->
     result = await conn.execute(
         shares.update()
         .where(t.id == share_pk, t.allow_cloning.is_(True), under_limit,
-               sa.not_(revoked_clause()), sa.not_(expired_clause(now)))
+               active_clause(now))
         .values(clones=t.clones + 1)
         .returning(t.clones)
     )
@@ -279,27 +294,40 @@ def _filters(
     if f.query:
         where.append(title_contains(f.query, dialect))
     if f.start is not None:
-        where.append(t.created_at >= f.start)
+        # updated_at never precedes created_at, so the same bound holds for it: stated, it
+        # lets "recent shares by last update" walk the updated_at index from the bound.
+        where += [t.created_at >= f.start, t.updated_at >= f.start]
     if f.end is not None:
         where.append(t.created_at < f.end)
     if f.visibility is not None:
-        where.append(t.is_public.is_(f.visibility == "public"))
+        where.append(t.is_public == (f.visibility == "public"))
     if f.password is not None:
-        where.append(t.password_hash.is_not(None) if f.password else t.password_hash.is_(None))
+        where.append(t.has_password == f.password)
     if f.status is not None:
         where.append(status_clause(f.status, now))
     if f.type is not None:
-        where.append(t.live.is_(f.type == "live"))
+        where.append(t.live == (f.type == "live"))
     return where
 
 
 def _sort_key(column: SortColumn, now: datetime) -> sa.ColumnElement[Any]:
     special: dict[str, sa.ColumnElement[Any]] = {
-        "has_password": sa.case((t.password_hash.is_(None), 0), else_=1),
         "status": status_case(now),
         "type": sa.case((t.live.is_(True), "live"), else_="snapshot"),
     }
     return special[column] if column in special else t[column]
+
+
+def _is_fixed_by(f: ShareFilter) -> bool:
+    """Whether the filter leaves every match the same sort key (then only the id orders)."""
+    fixed = {"status": f.status, "type": f.type, "is_public": f.visibility,
+             "has_password": f.password}
+    return fixed.get(f.order_by) is not None
+
+
+def _order(f: ShareFilter, now: datetime) -> list[sa.ColumnElement[Any]]:
+    keys = [t.id] if _is_fixed_by(f) else [_sort_key(f.order_by, now), t.id]
+    return [k.asc() if f.direction == "asc" else k.desc() for k in keys]
 
 
 async def list_shares(
@@ -307,8 +335,7 @@ async def list_shares(
 ) -> tuple[list[Share], int]:
     """One page of a user's shares and how many match in all."""
     where = _filters(user_id, f, now, conn.dialect.name)
-    key = _sort_key(f.order_by, now)
-    order = [key.asc(), t.id.asc()] if f.direction == "asc" else [key.desc(), t.id.desc()]
+    order = _order(f, now)
     # The page's ids first (answered from the covering index), then only those rows.
     page_ids = (sa.select(t.id).where(*where).order_by(*order)
                 .limit(f.page_size).offset((f.page - 1) * f.page_size))

@@ -147,10 +147,22 @@ message_quota = sa.Table(
     sa.Column("count", sa.Integer, nullable=False),
 )
 
-DASHBOARD_COLUMNS = ("user_id", "revoked_at", "max_clones", "clones",
-                     "allow_view_after_clone_limit", "expires_at", "max_views", "views",
-                     "is_public", "live", "created_at", "updated_at", "share_id", "title",
-                     "password_hash", "id")
+# The time-independent part of a share's status, kept by the database itself (a generated
+# column on PostgreSQL, trigger-maintained on SQLite: see migration 0003), so it can never
+# disagree with the columns it comes from: 2 revoked (by hand, or the
+# clone limit without viewing after it), 1 views used up, 0 otherwise. Time expiry is the only
+# thing a query adds (see ``store.shares.status_clause``); ``domain.shares.share_status`` is the
+# rule it mirrors.
+SHARE_STATE_SQL = (
+    "CASE WHEN revoked_at IS NOT NULL OR (max_clones IS NOT NULL AND clones >= max_clones"
+    " AND NOT allow_view_after_clone_limit) THEN 2"
+    " WHEN max_views IS NOT NULL AND views >= max_views THEN 1 ELSE 0 END"
+)
+STATE_ACTIVE, STATE_VIEWS_USED, STATE_REVOKED = 0, 1, 2
+# Every dashboard filter (title last) and the numeric/time sort keys: counting a user's
+# matching shares and finding a page's ids read this index only.
+DASHBOARD_COLUMNS = ("user_id", "state", "is_public", "has_password", "live", "expires_at",
+                     "created_at", "updated_at", "views", "clones", "id", "title")
 
 # A conversation's share (at most one). ``share_id`` is the link; status is derived from the
 # columns (see ``domain.shares.share_status`` and ``store.shares.status_case``).
@@ -180,15 +192,17 @@ shares = sa.Table(
     sa.Column("content_version", sa.Integer, nullable=False, server_default="1"),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Column("state", sa.SmallInteger, sa.Computed(SHARE_STATE_SQL, persisted=True),
+              nullable=False),
+    sa.Column("has_password", sa.Boolean,
+              sa.Computed("password_hash IS NOT NULL", persisted=True), nullable=False),
     sa.Index("ix_shares_user_created", "user_id", "created_at"),
     sa.Index("ix_shares_user_updated", "user_id", "updated_at"),
     sa.Index("ix_shares_user_title", "user_id", "title"),
     sa.Index("ix_shares_user_views", "user_id", "views"),
     sa.Index("ix_shares_user_clones", "user_id", "clones"),
     sa.Index("ix_shares_user_link", "user_id", "share_id"),
-    # Covers every dashboard filter and sort key (and the id): counting a user's matching shares
-    # and finding a page's ids never read the table.
-    sa.Index("ix_shares_user_dashboard", *DASHBOARD_COLUMNS),
+    sa.Index("ix_shares_user_facets", *DASHBOARD_COLUMNS),
 )
 
 # A snapshot share's frozen header (title, recipe, the chat's times) ...

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-from salon.store.tables import DASHBOARD_COLUMNS, UTCDateTime
+from salon.store.tables import UTCDateTime
 
 revision = "0002"
 down_revision = "0001"
@@ -19,6 +19,11 @@ branch_labels = None
 depends_on = None
 
 JSON = sa.JSON().with_variant(JSONB(), "postgresql")
+# As created by this revision (0003 replaces it with a narrower index).
+DASHBOARD_COLUMNS = ("user_id", "revoked_at", "max_clones", "clones",
+                     "allow_view_after_clone_limit", "expires_at", "max_views", "views",
+                     "is_public", "live", "created_at", "updated_at", "share_id", "title",
+                     "password_hash", "id")
 
 
 def upgrade() -> None:
