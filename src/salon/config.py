@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET
     base_url: str = ""
     enable_signup: bool = True
+    # Accounts one address may open through sign-up per hour (each costs a password hash).
+    signup_limit_per_hour: int = Field(default=20, ge=1)
     cookie_secure: bool = False
     session_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)

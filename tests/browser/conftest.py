@@ -98,6 +98,8 @@ class SalonServer:
             "SALON_LLM_BASE_URL": self.llm_base_url,
             "SALON_LLM_MODEL": "fake-model",
             "SALON_LLM_TIMEOUT": "10",
+            # Every test signs up its own people from 127.0.0.1 on one long-lived server.
+            "SALON_SIGNUP_LIMIT_PER_HOUR": "10000",
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.browser.server_main", "--port", str(self.port)],

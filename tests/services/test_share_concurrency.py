@@ -15,13 +15,14 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from salon.config import Settings
 from salon.store import shares as repo
 from salon.store.db import create_engine, transaction
 from salon.store.tables import conversations, shares, users
 from tests.factories import UserClient
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-SIGNUPS_PER_CLIENT = 20  # the app limits sign-ups from one address; alice is the first
+SIGNUPS_PER_CLIENT = Settings.model_fields["signup_limit_per_hour"].default  # alice is the first
 
 
 def texts(messages: list[dict[str, Any]]) -> list[str]:

@@ -39,7 +39,6 @@ MAX_TOKENS_PER_USER = 50
 SIGNIN_ATTEMPTS = 10  # failures per email and client
 SIGNIN_CLIENT_ATTEMPTS = 50  # failures per client, whatever the email
 SIGNIN_WINDOW_SECONDS = 15 * 60
-SIGNUPS_PER_CLIENT = 20
 SIGNUP_WINDOW_SECONDS = 60 * 60
 
 # Verified when the email is unknown, so timing does not tell which emails have accounts.
@@ -95,7 +94,7 @@ async def create_user(
     only while ``SALON_ENABLE_SIGNUP`` is on (admins and the CLI can always create users).
     Sign-ups from one ``client`` are limited (each costs a password hash)."""
     if client is not None:
-        _limit(ctx, f"signup:{client}", SIGNUPS_PER_CLIENT, SIGNUP_WINDOW_SECONDS,
+        _limit(ctx, f"signup:{client}", ctx.settings.signup_limit_per_hour, SIGNUP_WINDOW_SECONDS,
                "Too many sign-ups from your address. Try again later.")
         ctx.limiter.hit(f"signup:{client}", window=SIGNUP_WINDOW_SECONDS)
     clean_email = rules.normalize_email(email)
