@@ -61,6 +61,9 @@ class AppContext:
     # Immutable content only (a snapshot's, keyed by share and content version): never access
     # decisions, which are made from the database on every request.
     snapshot_cache: LruCache = field(default_factory=lambda: LruCache(max_items=32))
+    # The rendered share page an anonymous viewer gets for a snapshot (bytes with a nonce
+    # placeholder), keyed by share, link, content version and whether cloning is offered.
+    share_page_cache: LruCache = field(default_factory=lambda: LruCache(max_items=64))
 
     def now(self) -> datetime:
         return self.clock()

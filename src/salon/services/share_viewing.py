@@ -119,16 +119,63 @@ async def _decide(
     return access, _judge(ctx, access, viewer=viewer, password_ok=password_ok)
 
 
+@dataclass(frozen=True)
+class Admission:
+    """A viewer let in: the share as read (with its view counted, when one was spent)."""
+
+    access: ShareAccess
+    share: Share
+    is_owner: bool
+
+
+async def admit(
+    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None, count: bool = True
+) -> Admission:
+    """The access decision for this viewer (raising its refusal) and the view it spends:
+    everything ``open_share`` does except reading the content. One read of the share, and one
+    write when a view is spent (never for the owner, nor when ``count`` is False)."""
+    access, decision = await _decide(ctx, link, viewer=viewer, unlock=unlock)
+    share = access.share
+    if decision.counts_view and count:
+        share = await _spend_view(ctx, share)
+    return Admission(access=access, share=share, is_owner=decision.is_owner)
+
+
+async def view_admitted(
+    ctx: AppContext, admission: Admission, *, viewer: User | None
+) -> SharedView:
+    """What an admitted viewer sees (the content read now, or a snapshot's from the cache)."""
+    return await _view(ctx, admission.access, admission.share, viewer=viewer,
+                       is_owner=admission.is_owner)
+
+
 async def open_share(
     ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None, count: bool = True
 ) -> SharedView:
     """The share as this viewer may see it. Delivering it to anyone but the owner spends one
     view (``count`` False for requests that deliver nothing, such as HEAD)."""
-    access, decision = await _decide(ctx, link, viewer=viewer, unlock=unlock)
-    share = access.share
-    if decision.counts_view and count:
-        share = await _spend_view(ctx, share)
-    return await _view(ctx, access, share, viewer=viewer, is_owner=decision.is_owner)
+    admission = await admit(ctx, link, viewer=viewer, unlock=unlock, count=count)
+    return await view_admitted(ctx, admission, viewer=viewer)
+
+
+async def preview_title(ctx: AppContext, link: str) -> str | None:
+    """The title a link preview (a bot, a prefetch) may show, without spending a view: the
+    chat's title when anyone may open the link, None when it needs a login or a password (the
+    title may quote the chat). Refusals that end the link (not found, sharing off, revoked,
+    expired) are raised as for any viewer."""
+    access = await _load(ctx, link)
+    try:
+        _judge(ctx, access, viewer=None, password_ok=False)
+    except Unauthenticated:
+        return None
+    return (await _content(ctx, access.share))[0]
+
+
+def clone_offered_after_login(share: Share, *, now: datetime) -> bool:
+    """Whether an anonymous viewer is offered "Clone chat" (it sends them to log in first):
+    cloning allowed, under its limit, and the link active."""
+    return (share.allow_cloning and not rules.is_clone_limit_reached(share)
+            and rules.share_status(share, now=now) == "active")
 
 
 async def _spend_view(ctx: AppContext, share: Share) -> Share:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from salon.web.pages import admin, auth, chat, settings
+from salon.web.pages import admin, auth, chat, settings, share_page
 
 router = APIRouter(include_in_schema=False)
-for _module in (auth, chat, settings, admin):
+for _module in (auth, chat, settings, admin, share_page):
     router.include_router(_module.router)

@@ -1,0 +1,375 @@
+"""The share viewer page ``/s/{share_id}`` and the old link shapes that redirect to it.
+
+Every request goes through ``share_viewing``'s one access decision, which also spends the view,
+exactly as ``GET /api/v1/chats/share/{id}`` does. Then:
+
+- A link-preview bot or a browser prefetch gets a small title card and spends no view (the
+  title only when anyone may open the link; a generic one behind a login or a password).
+- An anonymous viewer of a snapshot gets page bytes rendered once per (share, link, content
+  version, clone offer) and kept on the context; only the CSP nonce is put in per response.
+- Public, password-less shares seen anonymously are ``no-cache`` with an ``ETag``; a matching
+  ``If-None-Match`` is a 304, but only after the decision (a revoked link is dead at the next
+  request) and it counts the view (the content was granted). Everything else is ``no-store``.
+
+The privacy headers (noindex, no-referrer, CSP, nosniff) come from the security middleware for
+every path under ``/s/``, ``/share/`` and ``/shared/``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+from markupsafe import Markup
+
+from salon.domain import shares as rules
+from salon.domain.errors import RateLimited, SalonError
+from salon.domain.shares import Share
+from salon.render import render_message
+from salon.render.parts import human_size
+from salon.services import share_viewing as viewing
+from salon.services.context import AppContext
+from salon.services.share_viewing import Admission, SharedView
+from salon.web.deps import Ctx, OptionalPrincipal, check_same_origin, client_key
+from salon.web.errors import status_for
+from salon.web.pages.access import FormText, form_principal
+from salon.web.pages.render import ERROR_TITLES, redirect, render, render_html
+
+router = APIRouter()
+
+GENERIC_TITLE = "Shared chat on Salon"
+NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+# Rendered into cached pages where the CSP nonce goes, replaced per response. Random per
+# process, so no message can be written to match it.
+NONCE_PLACEHOLDER = "nonce" + secrets.token_hex(16)
+PREVIEW_AGENTS = re.compile(
+    r"facebookexternalhit|facebot|twitterbot|slackbot|slack-imgproxy|discordbot|telegrambot"
+    r"|whatsapp|linkedinbot|skypeuripreview|iframely|embedly|redditbot|mastodon|pleroma"
+    r"|misskey|bluesky|cardyb|vkshare|pinterest|tumblr|snapchat|viber|line-poker|kakaotalk"
+    r"|googlebot|google-inspectiontool|bingbot|applebot|duckduckbot|yandex|baiduspider"
+    r"|synapse|matrix|onebox|opengraph|preview",
+    re.IGNORECASE,
+)
+
+
+# --- who is asking -----------------------------------------------------------------------------
+
+def is_preview(request: Request) -> bool:
+    """A link-preview bot, a crawler or a browser prefetch: it gets the title card."""
+    purpose = (request.headers.get("sec-purpose", "") + request.headers.get("purpose", "")).lower()
+    if "prefetch" in purpose or "prerender" in purpose:
+        return True
+    return bool(PREVIEW_AGENTS.search(request.headers.get("user-agent", "")))
+
+
+def unlock_from(request: Request, link: str) -> str | None:
+    return request.cookies.get(viewing.unlock_cookie_name(link))
+
+
+def share_path(link: str) -> str:
+    return f"/s/{quote(link, safe='')}"
+
+
+def login_to(link: str, *, clone: bool = False) -> str:
+    """The login page, coming back to the share (and cloning it, with ``clone``)."""
+    back = share_path(link) + ("?clone=1" if clone else "")
+    return f"/login?next={quote(back, safe='')}"
+
+
+# --- what the page shows -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SharedMessage:
+    role: str
+    html: Markup
+    status: str
+
+
+@dataclass(frozen=True)
+class SharedFileRow:
+    name: str
+    url: str
+    size: str
+    media_type: str
+
+
+def message_rows(link: str, messages: Sequence[Mapping[str, Any]]) -> list[SharedMessage]:
+    """The shared messages rendered like the chat page's, with share-scoped file URLs."""
+    files = f"/api/v1/chats/share/{quote(link, safe='')}/files"
+
+    def file_url(position: str) -> str:
+        return f"{files}/{quote(position, safe='')}"
+
+    return [SharedMessage(role=m["role"], status=m.get("status", "complete"),
+                          html=render_message(m["parts"], file_url=file_url))
+            for m in messages if m["role"] in ("user", "assistant")]
+
+
+def file_rows(view: SharedView) -> list[SharedFileRow]:
+    files = f"/api/v1/chats/share/{quote(view.share.share_id, safe='')}/files"
+    return [SharedFileRow(name=f.name, url=f"{files}/{i}", size=human_size(f.size),
+                          media_type=f.media_type) for i, f in enumerate(view.files)]
+
+
+def recipe_rows(view: SharedView) -> list[tuple[str, str]] | None:
+    """The "Chat recipe": the models the answers came from and the chat's parameters; None
+    when the viewer may not see it (anonymous)."""
+    if view.recipe is None:
+        return None
+    models = sorted({str(m["model"]) for m in view.messages if m.get("model")})
+    same = models == [str(view.recipe.get("model"))]
+    rows = [("Models used", ", ".join(models))] if models and not same else []
+    for key, value in sorted(view.recipe.items()):
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False,
+                                                               sort_keys=True, default=str)
+        rows.append((key.replace("_", " ").capitalize(), text))
+    return rows
+
+
+def preview_title(share: Share, title: str) -> str:
+    """What link-preview tags may say: the title only for a share anyone may open."""
+    return title if share.is_public and not share.has_password else GENERIC_TITLE
+
+
+def page_context(view: SharedView, *, clone: str | None, clone_refused: bool) -> dict[str, Any]:
+    link = view.share.share_id
+    return {
+        "title": view.title, "og_title": preview_title(view.share, view.title),
+        "link": link, "path": share_path(link), "live": view.share.live,
+        "created_at": view.created_at, "owner_name": view.owner_name,
+        "messages": message_rows(link, view.messages), "files": file_rows(view),
+        "zip_url": f"/api/v1/chats/share/{quote(link, safe='')}/files.zip",
+        "recipe": recipe_rows(view), "clone": clone, "clone_refused": clone_refused,
+        "login_to_clone": login_to(link, clone=True),
+    }
+
+
+# --- responses ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PageBytes:
+    """A rendered page with ``NONCE_PLACEHOLDER`` where the nonce goes, and its ETag."""
+
+    body: bytes
+    etag: str
+
+    @classmethod
+    def of(cls, html: str) -> PageBytes:
+        body = html.encode()
+        return cls(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+
+def render_anonymous(request: Request, context: Mapping[str, Any]) -> PageBytes:
+    """The page as every anonymous viewer gets it, with the nonce placeholder."""
+    state = request.scope.setdefault("state", {})
+    nonce = state.get("csp_nonce")
+    state["csp_nonce"] = NONCE_PLACEHOLDER
+    try:
+        return PageBytes.of(render_html(request, "share.html", **context))
+    finally:
+        state["csp_nonce"] = nonce
+
+
+def etag_matches(request: Request, etag: str) -> bool:
+    sent = request.headers.get("if-none-match")
+    if not sent:
+        return False
+    tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
+    return etag in tags or "*" in tags
+
+
+def is_cacheable(share: Share) -> bool:
+    """Browsers may keep (and revalidate) the page of a public, password-less share."""
+    return share.is_public and not share.has_password
+
+
+async def anonymous_page(request: Request, ctx: AppContext, admission: Admission) -> Response:
+    """The lean path: for a snapshot, cached bytes; 304 when the browser has them."""
+    share = admission.share
+    offer = viewing.clone_offered_after_login(share, now=ctx.now())
+    key = (share.id, share.share_id, share.content_version, offer)
+    page: PageBytes | None = None if share.live else ctx.share_page_cache.get(key)
+    if page is None:
+        view = await viewing.view_admitted(ctx, admission, viewer=None)
+        page = render_anonymous(request, page_context(
+            view, clone="login" if offer else None, clone_refused=False))
+        if not share.live:
+            ctx.share_page_cache.put(key, page)
+    if not is_cacheable(share):
+        return Response(_with_nonce(request, page), media_type="text/html; charset=utf-8",
+                        headers=NO_STORE)
+    headers = {"Cache-Control": "no-cache", "ETag": page.etag, "Vary": "Cookie"}
+    if etag_matches(request, page.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(_with_nonce(request, page), media_type="text/html; charset=utf-8",
+                    headers=headers)
+
+
+def _with_nonce(request: Request, page: PageBytes) -> bytes:
+    nonce = str(request.scope.get("state", {}).get("csp_nonce", ""))
+    return page.body.replace(NONCE_PLACEHOLDER.encode(), nonce.encode())
+
+
+async def signed_in_page(
+    request: Request, ctx: AppContext, admission: Admission, principal: Any
+) -> Response:
+    """A logged-in viewer's (or the owner's) page: their name, the recipe, the clone form.
+    Never stored by the browser (it holds the session's CSRF token)."""
+    view = await viewing.view_admitted(ctx, admission, viewer=principal.user)
+    wants_clone = request.query_params.get("clone") == "1"
+    context = page_context(view, clone="form" if view.can_clone else None,
+                           clone_refused=wants_clone and not view.can_clone)
+    return render(request, "share.html", headers=NO_STORE, **context)
+
+
+def password_page(
+    request: Request, link: str, *, status: int = 401, error: str | None = None,
+    retry_after: int | None = None,
+) -> Response:
+    headers = dict(NO_STORE)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return render(request, "share_password.html", status=status, headers=headers,
+                  title="Password required", og_title=GENERIC_TITLE, path=share_path(link),
+                  detail=rules.PASSWORD_REQUIRED_DETAIL, error=error)
+
+
+def refusal_page(request: Request, link: str, exc: SalonError) -> Response:
+    """Why this viewer cannot see the share, in the spec's words and the API's status; a
+    login first when one is needed, the password form when a password is."""
+    if exc.code == "LOGIN_REQUIRED":
+        response: Response = redirect(login_to(link))
+        response.headers.update(NO_STORE)
+        return response
+    if exc.code == "PASSWORD_REQUIRED":
+        return password_page(request, link)
+    status = status_for(exc)
+    headers = dict(NO_STORE)
+    if "retry_after" in exc.extra:
+        headers["Retry-After"] = str(exc.extra["retry_after"])
+    return render(request, "share_error.html", status=status, headers=headers,
+                  title=ERROR_TITLES.get(status, "Error"), og_title=GENERIC_TITLE,
+                  detail=exc.detail, code=exc.code, error_status=status)
+
+
+def preview_card(request: Request, link: str, title: str | None) -> Response:
+    return render(request, "share_card.html", headers=NO_STORE, title=title or GENERIC_TITLE,
+                  og_title=title or GENERIC_TITLE, path=share_path(link))
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+@router.get("/s/{share_id}")
+async def share_page(
+    share_id: str, request: Request, ctx: Ctx, principal: OptionalPrincipal
+) -> Response:
+    """The shared chat, for whoever may see it (spends a view unless you are the owner)."""
+    try:
+        if is_preview(request):
+            return preview_card(request, share_id, await viewing.preview_title(ctx, share_id))
+        viewer = principal.user if principal else None
+        admission = await viewing.admit(ctx, share_id, viewer=viewer,
+                                        unlock=unlock_from(request, share_id))
+    except SalonError as exc:
+        return refusal_page(request, share_id, exc)
+    if principal is None:
+        return await anonymous_page(request, ctx, admission)
+    return await signed_in_page(request, ctx, admission, principal)
+
+
+@router.head("/s/{share_id}")
+async def share_page_head(
+    share_id: str, request: Request, ctx: Ctx, principal: OptionalPrincipal
+) -> Response:
+    """The page's status and caching headers, without content and without spending a view."""
+    try:
+        admission = await viewing.admit(ctx, share_id,
+                                        viewer=principal.user if principal else None,
+                                        unlock=unlock_from(request, share_id), count=False)
+    except SalonError as exc:
+        refused = refusal_page(request, share_id, exc)
+        return Response(status_code=refused.status_code, headers=_head_headers(refused))
+    cacheable = principal is None and is_cacheable(admission.share)
+    headers = {"Cache-Control": "no-cache", "Vary": "Cookie"} if cacheable else NO_STORE
+    return Response(headers=headers, media_type="text/html; charset=utf-8")
+
+
+def _head_headers(response: Response) -> dict[str, str]:
+    keep = ("cache-control", "location", "retry-after", "vary")
+    return {k: v for k, v in response.headers.items() if k in keep}
+
+
+@router.post("/s/{share_id}/unlock")
+async def unlock_submit(
+    share_id: str, request: Request, ctx: Ctx, principal: OptionalPrincipal,
+    password: FormText = "",
+) -> Response:
+    """The password form: on success the same per-share unlock cookie as the API's verify,
+    then back to the page; a wrong password or a lockout is said on the form."""
+    try:
+        check_same_origin(request)
+        share, token = await viewing.verify_share_password(
+            ctx, share_id, password, viewer=principal.user if principal else None,
+            client=client_key(request))
+    except RateLimited as exc:
+        return password_page(request, share_id, status=429, error=exc.detail,
+                             retry_after=exc.extra.get("retry_after"))
+    except SalonError as exc:
+        if exc.code == "INVALID_PASSWORD":
+            return password_page(request, share_id, error=exc.detail)
+        return refusal_page(request, share_id, exc)
+    response = redirect(share_path(share.share_id))
+    response.set_cookie(viewing.unlock_cookie_name(share.share_id), token,
+                        max_age=int(viewing.UNLOCK_TTL.total_seconds()), httponly=True,
+                        samesite="lax", secure=ctx.settings.cookie_secure, path="/")
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.post("/s/{share_id}/clone")
+async def clone_submit(
+    share_id: str, request: Request, ctx: Ctx, principal: OptionalPrincipal,
+    csrf_token: FormText = "",
+) -> Response:
+    """"Clone chat": copy the share into a new chat of the viewer's and open it. Anonymous
+    viewers log in first and come back with ``?clone=1`` (the page then sends this form)."""
+    if principal is None:
+        response: Response = redirect(login_to(share_id, clone=True))
+        response.headers.update(NO_STORE)
+        return response
+    try:
+        form_principal(request, principal, csrf_token)
+        conv = await viewing.clone_share(ctx, principal.user, share_id,
+                                         unlock=unlock_from(request, share_id))
+    except SalonError as exc:
+        return refusal_page(request, share_id, exc)
+    return redirect(f"/c/{quote(conv.id, safe='')}")
+
+
+def _legacy_redirect(share_id: str, request: Request) -> Response:
+    """Old link shapes: permanently to the canonical ``/s/{id}`` (query kept)."""
+    query = f"?{request.url.query}" if request.url.query else ""
+    return RedirectResponse(share_path(share_id) + query, status_code=308, headers=NO_STORE)
+
+
+@router.api_route("/share/chat/{share_id}", methods=["GET", "HEAD"])
+async def legacy_share_chat(share_id: str, request: Request) -> Response:
+    return _legacy_redirect(share_id, request)
+
+
+@router.api_route("/share/{share_id}", methods=["GET", "HEAD"])
+async def legacy_share(share_id: str, request: Request) -> Response:
+    return _legacy_redirect(share_id, request)
+
+
+@router.api_route("/shared/{share_id}", methods=["GET", "HEAD"])
+async def legacy_shared(share_id: str, request: Request) -> Response:
+    return _legacy_redirect(share_id, request)
