@@ -55,16 +55,19 @@ def create_app(settings: Settings, *, context: AppContext | None = None) -> Fast
 
 
 def _include_routers(app: FastAPI) -> None:
-    from salon.web.api import auths, chat, chats, files, shares
+    from salon.web import vendor
+    from salon.web.api import auths, chat, chats, files, share_qr, shares
     from salon.web.pages import routes as pages
 
     app.include_router(auths.router)
     app.include_router(shares.khoj_router)
     app.include_router(chat.router)
+    app.include_router(share_qr.router)
     app.include_router(shares.router)  # before chats: "/api/v1/chats/shared" is not a chat id
     app.include_router(chats.router)
     app.include_router(files.router)
     app.include_router(pages.router)
+    app.include_router(vendor.router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> Any:

@@ -142,14 +142,95 @@ def _row(row: Any, columns: list[str]) -> list[str]:
     return [_cell(v) for v in _list(row)]
 
 
+# Trace types that draw maps: they fetch map data or tiles from other sites, which our pages
+# never do, so such charts are refused.
+MAP_TRACE_TYPES = frozenset({
+    "scattergeo", "choropleth", "scattermapbox", "choroplethmapbox", "densitymapbox",
+    "scattermap", "choroplethmap", "densitymap",
+})
+CHART_TABLE_ROWS = 200  # rows per trace in the table shown without JavaScript
+
+
+class ChartSpecError(ValueError):
+    """Why a chart part's spec cannot be drawn (shown to the reader)."""
+
+
 def render_chart(part: Part) -> Markup:
-    """The chart's title and a note, with its Plotly spec as an inert JSON data island."""
+    """A ``<figure data-chart>``: the title, the spec (a Plotly figure with only ``data`` and
+    ``layout``) as an inert JSON data island that ``static/charts.js`` draws, and a table of
+    the data for readers without JavaScript. A spec that is not a valid figure gives the title
+    and a "could not be drawn" note, with no data island."""
     title = _str(part.get("title")) or "Chart"
+    try:
+        spec = chart_spec(part.get("spec"))
+    except ChartSpecError as reason:
+        return Markup(
+            '<figure class="part part-chart chart-invalid"><figcaption>{}</figcaption>'
+            '<p class="chart-note">This chart could not be drawn: {}</p></figure>'
+        ).format(title, str(reason))
     return Markup(
         '<figure class="part part-chart" data-chart><figcaption>{}</figcaption>'
-        '<p class="chart-note">Interactive chart (drawn by a later version of Salon).</p>'
+        '<div class="chart-fallback">{}</div>'
         '<script type="application/json" class="chart-spec">{}</script></figure>'
-    ).format(title, json_island(part.get("spec")))
+    ).format(title, _chart_tables(spec["data"]), json_island(spec))
+
+
+def chart_spec(value: Any) -> dict[str, Any]:
+    """The drawable figure in ``value``: a mapping with a ``data`` list of trace objects and
+    an optional ``layout`` object, nothing else; ChartSpecError says what is wrong. Layout
+    images that are not ``data:`` URLs are dropped (a chart never loads remote resources)."""
+    if not isinstance(value, Mapping):
+        raise ChartSpecError("the chart has no figure.")
+    extra = sorted(str(k) for k in value if k not in ("data", "layout"))
+    if extra:
+        raise ChartSpecError(f"unexpected keys {', '.join(extra)} (only data and layout).")
+    data = value.get("data")
+    if not isinstance(data, list) or not data or not all(isinstance(t, Mapping) for t in data):
+        raise ChartSpecError("its data must be a list of traces.")
+    maps = sorted({str(t.get("type")) for t in data} & MAP_TRACE_TYPES)
+    if maps:
+        raise ChartSpecError(f"map charts ({', '.join(maps)}) are not supported.")
+    layout = value.get("layout", {})
+    if not isinstance(layout, Mapping):
+        raise ChartSpecError("its layout must be an object.")
+    return {"data": [dict(t) for t in data], "layout": _local_images(layout)}
+
+
+def _local_images(layout: Mapping[str, Any]) -> dict[str, Any]:
+    images = layout.get("images")
+    if not isinstance(images, list):
+        return dict(layout)
+    kept = [i for i in images if isinstance(i, Mapping)
+            and _str(i.get("source")).startswith("data:image/")]
+    return {**layout, "images": kept}
+
+
+def _chart_tables(traces: list[dict[str, Any]]) -> Markup:
+    """One small table per trace that has x/y (or labels/values) lists; a note otherwise."""
+    tables = [t for t in (_trace_table(n, trace) for n, trace in enumerate(traces, 1)) if t]
+    if not tables:
+        return Markup('<p class="chart-note">Interactive chart: it needs JavaScript.</p>')
+    return Markup("").join(tables)
+
+
+def _trace_table(number: int, trace: Mapping[str, Any]) -> Markup:
+    keys = ("labels", "values") if "values" in trace else ("x", "y")
+    columns = [(k, trace[k]) for k in keys if isinstance(trace.get(k), list)]
+    if not columns:
+        return Markup("")
+    length = max(len(values) for _, values in columns)
+    rows = [[_cell(values[i]) if i < len(values) else "" for _, values in columns]
+            for i in range(min(length, CHART_TABLE_ROWS))]
+    more = length - len(rows)
+    caption = _str(trace.get("name")) or f"Series {number}"
+    if more > 0:
+        caption += f" (first {len(rows)} of {length} points)"
+    head = Markup("").join(Markup('<th scope="col">{}</th>').format(k) for k, _ in columns)
+    body = Markup("").join(
+        Markup("<tr>{}</tr>").format(Markup("").join(Markup("<td>{}</td>").format(v) for v in r))
+        for r in rows)
+    return Markup('<div class="table-wrap"><table><caption>{}</caption><thead><tr>{}</tr>'
+                  "</thead><tbody>{}</tbody></table></div>").format(caption, head, body)
 
 
 def json_island(value: Any) -> Markup:

@@ -71,6 +71,14 @@ def is_share_path(path: str) -> bool:
     return path.startswith(SHARE_PATH_PREFIXES)
 
 
+# Our own stylesheets, plus <style> elements that are *empty*: plotly.js (charts.js) adds its
+# rules by creating an empty <style> and calling CSSOM insertRule on it, which CSP allows; the
+# hash is SHA-256 of the empty string, so no inline style text can ever apply (style
+# attributes stay blocked too: hashes never cover them without 'unsafe-hashes').
+EMPTY_STYLE_HASH = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
+STYLE_SRC = f"'self' {EMPTY_STYLE_HASH}"
+
+
 class SecurityHeadersMiddleware:
     """A CSP nonce per request (``scope["state"]["csp_nonce"]``) and safe default headers.
     Responses that set their own Content-Security-Policy keep it."""
@@ -86,7 +94,7 @@ class SecurityHeadersMiddleware:
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
         csp = (
-            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src 'self'; "
+            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src {STYLE_SRC}; "
             "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
             "frame-ancestors 'none'; form-action 'self'"
         ).encode()

@@ -1,8 +1,11 @@
 // Rename (PATCH /api/chat/title) and delete (DELETE /api/v1/chats/{id}) the open
-// conversation, each through its <dialog>. The id is read from <main data-conversation-id>,
+// conversation, each through its <dialog>; share it (the header's Share button, or any
+// conversation's share button in the sidebar) through the share dialog, and show in the header
+// whether the open conversation is shared. The id is read from <main data-conversation-id>,
 // which chat.js sets when a new chat gets its id.
 
 import { request } from "./api.js";
+import { openShareDialog } from "./share-dialog.js";
 
 const $ = (id) => document.getElementById(id);
 const main = $("main");
@@ -39,6 +42,7 @@ $("rename-form").addEventListener("submit", async (event) => {
     setTitle(saved);
     const link = document.querySelector(`#conversations a[data-id="${CSS.escape(currentId())}"]`);
     if (link) link.textContent = saved;
+    link?.parentElement?.querySelector("[data-share-chat]")?.setAttribute("title", `Share “${saved}”`);
     renameDialog.close();
   } catch (error) {
     renameError.textContent = error.message;
@@ -66,3 +70,42 @@ deleteDialog.querySelector("form").addEventListener("submit", async (event) => {
     deleteError.hidden = false;
   }
 });
+
+// -- sharing ---------------------------------------------------------------------------------
+
+const shareBadge = $("share-badge");
+const BADGES = { active: "Shared", expired: "Share expired" };
+
+/** The header badge for the open conversation's share (null: not shared). */
+export function showShareBadge(share) {
+  const text = share ? BADGES[share.status] : undefined;
+  shareBadge.hidden = !text;
+  shareBadge.textContent = text ?? "";
+  shareBadge.classList.toggle("share-badge-expired", share?.status === "expired");
+  shareBadge.title = share && text ? share.expiry_summary : "";
+}
+
+/** Ask the server whether the open conversation is shared (the page itself does not say). */
+export async function refreshShareBadge() {
+  const id = currentId();
+  if (!id) return showShareBadge(null);
+  try {
+    const response = await request(`/api/v1/chats/${encodeURIComponent(id)}/share`);
+    if (id === currentId()) showShareBadge(await response.json());
+  } catch {
+    if (id === currentId()) showShareBadge(null); // 404: not shared (or the chat is gone)
+  }
+}
+
+function share(chatId) {
+  openShareDialog(chatId, {
+    onChange: (changed) => { if (changed.chat_id === currentId()) showShareBadge(changed); },
+  });
+}
+
+$("share-button").addEventListener("click", () => share(currentId()));
+$("conversations").addEventListener("click", (event) => {
+  const button = event.target.closest?.("[data-share-chat]");
+  if (button) share(button.dataset.shareChat);
+});
+refreshShareBadge();
