@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +24,7 @@ from salon.store.db import create_engine, ping, upgrade_database
 from salon.web.docs import install_docs
 from salon.web.errors import install_error_handlers
 from salon.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
+from salon.web.share_fast_path import ShareFastPath
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -33,9 +36,14 @@ def create_app(settings: Settings, *, context: AppContext | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = context or await build_context(settings)
         app.state.ctx = ctx
+        flusher = asyncio.create_task(ctx.view_batch.run())
         try:
             yield
         finally:
+            flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await flusher
+            await ctx.view_batch.flush()
             if context is None:
                 await close_context(ctx)
 
@@ -48,6 +56,7 @@ def create_app(settings: Settings, *, context: AppContext | None = None) -> Fast
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ShareFastPath)  # anonymous views of rendered snapshots, before the rest
     # Outermost: the client address (rate limits) comes from X-Forwarded-For only when the
     # connection is from a trusted proxy, whatever server runs the app.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -96,5 +105,8 @@ async def build_context(settings: Settings) -> AppContext:
 
 
 async def close_context(ctx: AppContext) -> None:
+    await ctx.view_batch.flush()
     await ctx.provider.aclose()
+    if ctx.row_reader is not None:
+        await ctx.row_reader.close()
     await ctx.engine.dispose()

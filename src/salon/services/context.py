@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from salon.config import Settings
 from salon.llm.base import Provider
 from salon.services.ratelimit import RateLimiter
+from salon.services.view_batch import ViewBatch
 from salon.store.blobs import BlobStore
+from salon.store.db import RowReader, create_row_reader
 
 
 class LruCache:
@@ -64,6 +66,14 @@ class AppContext:
     # The rendered share page an anonymous viewer gets for a snapshot (bytes with a nonce
     # placeholder), keyed by share, link, content version and whether cloning is offered.
     share_page_cache: LruCache = field(default_factory=lambda: LruCache(max_items=64))
+    # Views of shares without a view limit, written in batches (services.view_batch).
+    view_batch: ViewBatch = field(init=False)
+    # The hot path's one-row share reads, outside SQLAlchemy (store.db.create_row_reader).
+    row_reader: RowReader | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.view_batch = ViewBatch(self.engine)
+        self.row_reader = create_row_reader(self.engine)
 
     def now(self) -> datetime:
         return self.clock()

@@ -22,7 +22,7 @@ from typing import Any
 
 from salon.domain import shares as rules
 from salon.domain.conversations import Conversation, Message, clean_title, slugify
-from salon.domain.errors import Gone, NotFound, RateLimited, Unauthenticated
+from salon.domain.errors import Gone, NotFound, RateLimited, SalonError, Unauthenticated
 from salon.domain.files import unique_names
 from salon.domain.shares import AccessDecision, Share, SharedFile
 from salon.domain.users import User, effective_permissions
@@ -87,9 +87,17 @@ def unlock_cookie_name(share_id: str) -> str:
 
 # --- the decision ----------------------------------------------------------------------------
 
-async def _load(ctx: AppContext, link: str) -> ShareAccess:
+async def read_access(ctx: AppContext, link: str) -> ShareAccess | None:
+    """The one read every viewer's request starts with, through the lean row reader when
+    the database has one (``store.db.create_row_reader``)."""
+    if ctx.row_reader is not None:
+        return await repo.get_share_access_raw(ctx.row_reader, link)
     async with ctx.engine.connect() as conn:
-        access = await repo.get_share_access(conn, link)
+        return await repo.get_share_access(conn, link)
+
+
+async def _load(ctx: AppContext, link: str) -> ShareAccess:
+    access = await read_access(ctx, link)
     if access is None:
         raise rules.share_not_found()
     return access
@@ -141,6 +149,28 @@ async def admit(
     return Admission(access=access, share=share, is_owner=decision.is_owner)
 
 
+async def admit_anonymous(ctx: AppContext, link: str) -> Admission | None:
+    """The hot path's decision for an anonymous viewer without an unlock: the share if it
+    lets them in with no password and has no view limit, its view *not yet* spent (the
+    caller spends it with ``spend_batched_view`` once it can deliver). None for anything
+    else (a refusal, a password, a view limit), which the full path answers."""
+    access = await read_access(ctx, link)
+    if access is None or access.share.max_views is not None:
+        return None
+    if access.share.password_hash is not None:
+        return None
+    try:
+        _judge(ctx, access, viewer=None, password_ok=False)
+    except SalonError:
+        return None
+    return Admission(access=access, share=access.share, is_owner=False)
+
+
+def spend_batched_view(ctx: AppContext, share: Share) -> None:
+    """Count one delivered view of a share without a view limit (written within a second)."""
+    ctx.view_batch.add(share.id)
+
+
 async def view_admitted(
     ctx: AppContext, admission: Admission, *, viewer: User | None
 ) -> SharedView:
@@ -179,6 +209,11 @@ def clone_offered_after_login(share: Share, *, now: datetime) -> bool:
 
 
 async def _spend_view(ctx: AppContext, share: Share) -> Share:
+    """One view: batched for a share without a view limit (access was just decided from the
+    database), else the conditional UPDATE that enforces the limit."""
+    if share.max_views is None:
+        spend_batched_view(ctx, share)
+        return replace(share, views=share.views + 1)
     async with transaction(ctx.engine) as conn:
         views = await repo.count_view(conn, share.id, now=ctx.now())
     if views is None:  # the last view went to someone else a moment ago, or it just ended

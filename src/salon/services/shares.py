@@ -84,6 +84,7 @@ async def require_can_share(ctx: AppContext, user: User) -> dict[str, bool]:
 
 
 async def get_own_share(ctx: AppContext, user: User, chat_id: str) -> Share:
+    await ctx.view_batch.flush()  # owners see every view delivered so far
     async with ctx.engine.connect() as conn:
         if await conv_repo.get_conversation(conn, chat_id, user_id=user.id) is None:
             raise conversation_not_found()
@@ -98,6 +99,7 @@ async def save_share(
 ) -> Share:
     """Create the chat's share or change the options named in ``changes`` (one share per
     chat: sharing again returns the same link)."""
+    await ctx.view_batch.flush()  # owners see every view delivered so far
     unknown = set(changes) - OPTION_FIELDS
     if unknown:
         raise InvalidInput(f"Unknown share option(s): {', '.join(sorted(unknown))}.")
@@ -296,6 +298,7 @@ async def _change_own_share(
     values_for: Callable[[Share, datetime], dict[str, Any]],
 ) -> Share:
     """Apply ``values_for(share, now)`` to the user's share of ``chat_id`` in one transaction."""
+    await ctx.view_batch.flush()  # owners see every view delivered so far
     now = ctx.now()
     async with transaction(ctx.engine) as conn:
         if await conv_repo.get_conversation(conn, chat_id, user_id=user.id) is None:
@@ -338,12 +341,14 @@ async def reset_share_stats(ctx: AppContext, user: User, chat_id: str) -> Share:
 # --- the dashboard and bulk actions ---------------------------------------------------------
 
 async def list_shares(ctx: AppContext, user: User, f: ShareFilter) -> tuple[list[Share], int]:
+    await ctx.view_batch.flush()  # owners see every view delivered so far
     async with ctx.engine.connect() as conn:
         return await repo.list_shares(conn, user_id=user.id, f=f, now=ctx.now())
 
 
 async def shares_meta(ctx: AppContext, user: User) -> dict[str, Any]:
     """Totals by status and by type, and the id, title and status of every share."""
+    await ctx.view_batch.flush()  # owners see every view delivered so far
     async with ctx.engine.connect() as conn:
         items = await repo.share_summaries(conn, user_id=user.id, now=ctx.now())
     by_status = {s: 0 for s in rules.STATUSES}
@@ -360,6 +365,7 @@ async def bulk_action(
 ) -> int:
     """Revoke or reset the shares of the given chats (others' chats are silently not matched);
     returns how many shares changed."""
+    await ctx.view_batch.flush()  # owners see every view delivered so far
     if len(chat_ids) > BULK_MAX_IDS:
         raise InvalidInput(f"At most {BULK_MAX_IDS} chats at once.", field="chat_ids")
     async with transaction(ctx.engine) as conn:
@@ -384,6 +390,7 @@ async def revoke_all(ctx: AppContext, user: User, *, confirm: object) -> int:
 
 async def reset_all_stats(ctx: AppContext, user: User, *, confirm: object) -> int:
     check_confirmation("reset_all", confirm)
+    await ctx.view_batch.flush()  # owners see every view delivered so far
     async with transaction(ctx.engine) as conn:
         return await repo.reset_stats(conn, user_id=user.id, now=ctx.now())
 

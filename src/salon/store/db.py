@@ -6,14 +6,18 @@ concurrent writers queue instead of failing; PostgreSQL needs nothing special.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import sqlite as sqlite_dialects
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -34,25 +38,121 @@ def _ensure_sqlite_dir(url: str) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
 
 
+def _prepare_sqlite_connection(dbapi_conn: Any, _record: Any) -> None:
+    # Let SQLAlchemy, not the driver, decide where transactions start.
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+    # SQLite's lower() folds ASCII only; searches use this instead (PostgreSQL folds all).
+    dbapi_conn.create_function("salon_lower", 1, _lower, deterministic=True)
+
+
 def _configure_sqlite(engine: AsyncEngine) -> None:
-    @sa.event.listens_for(engine.sync_engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, decide where transactions start.
-        dbapi_conn.isolation_level = None
-        cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.close()
-        # SQLite's lower() folds ASCII only; searches use this instead (PostgreSQL folds all).
-        dbapi_conn.create_function("salon_lower", 1, _lower, deterministic=True)
+    sa.event.listen(engine.sync_engine, "connect", _prepare_sqlite_connection)
 
     @sa.event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: sa.Connection) -> None:
         # Writers take the lock up front (no deadlocked upgrades); readers never block in WAL.
         immediate = conn.get_execution_options().get("salon_write", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+class RowReader(Protocol):
+    """A lean way to run one single-row SELECT on the hot path, outside SQLAlchemy's
+    connection and transaction handling (the SQL is compiled once for ``dialect``)."""
+
+    dialect: sa.Dialect
+
+    async def fetch_one(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None: ...
+
+    async def close(self) -> None: ...
+
+
+class SqliteReader:
+    """One raw ``sqlite3`` connection used from the event loop's thread: in WAL mode a
+    reader never waits for writers, and a primary-key read takes microseconds, less than a
+    trip to aiosqlite's thread and back."""
+
+    dialect: sa.Dialect = sqlite_dialects.pysqlite.dialect()
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._conn: sqlite3.Connection | None = None
+
+    async def fetch_one(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
+        if self._conn is None:
+            self._conn = sqlite3.connect(self._path, timeout=30, isolation_level=None,
+                                         check_same_thread=False)
+            self._conn.execute("PRAGMA query_only=ON")
+        try:
+            row: tuple[Any, ...] | None = self._conn.execute(sql, tuple(params)).fetchone()
+        except sqlite3.Error:
+            await self.close()  # a fresh connection next time (the file may be replaced)
+            raise
+        return row
+
+    async def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class AsyncpgReader:
+    """A small asyncpg pool of its own: no pool ping and no BEGIN/ROLLBACK around a read,
+    statements prepared once per connection. JSON decodes as through SQLAlchemy."""
+
+    def __init__(self, dsn: str, dialect: sa.Dialect, *, size: int = 10) -> None:
+        self.dialect = dialect
+        self._dsn = dsn
+        self._size = size
+        self._pool: Any = None
+        self._lock = asyncio.Lock()
+
+    async def _get_pool(self) -> Any:
+        if self._pool is None:
+            async with self._lock:
+                if self._pool is None:
+                    import asyncpg  # type: ignore[import-untyped]
+
+                    self._pool = await asyncpg.create_pool(
+                        self._dsn, min_size=1, max_size=self._size, init=_json_codecs)
+        return self._pool
+
+    async def fetch_one(self, sql: str, params: Sequence[Any]) -> Sequence[Any] | None:
+        pool = await self._get_pool()
+        async with pool.acquire() as conn:
+            row = await conn.fetchrow(sql, *params)
+        return None if row is None else tuple(row)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+
+async def _json_codecs(conn: Any) -> None:
+    for kind in ("json", "jsonb"):
+        await conn.set_type_codec(kind, encoder=json.dumps, decoder=json.loads,
+                                  schema="pg_catalog")
+
+
+def create_row_reader(engine: AsyncEngine) -> RowReader | None:
+    """The hot-path reader for ``engine``'s database: a raw connection to a SQLite file, or
+    an asyncpg pool. None for anything else (in-memory SQLite: a second connection would
+    see another database), where reads go through the engine."""
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if url.database in (None, "", ":memory:"):
+            return None
+        return SqliteReader(url.database)
+    if engine.dialect.driver == "asyncpg":
+        dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return AsyncpgReader(dsn, engine.dialect)
+    return None
 
 
 def _lower(value: object) -> object:

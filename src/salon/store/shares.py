@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain.conversations import Message
 from salon.domain.shares import Share, ShareStatus, ShareType
+from salon.store.db import RowReader
 from salon.store.tables import (
     STATE_ACTIVE,
     STATE_REVOKED,
@@ -144,22 +146,73 @@ async def get_share_by_link(
     return to_share(row) if row else None
 
 
-async def get_share_access(conn: AsyncConnection, share_id: str) -> ShareAccess | None:
-    """The hot path's one read: share row + owner + the instance switch (a scalar subquery)."""
+def _access_query(share_id: str | sa.BindParameter[str]) -> sa.Select[Any]:
     enabled = (sa.select(instance_config.c.value)
                .where(instance_config.c.key == SHARING_ENABLED_KEY).scalar_subquery())
-    query = (
+    return (
         sa.select(shares, users.c.name.label("owner_name"),
                   users.c.permissions.label("owner_permissions"), enabled.label("enabled"))
         .join(users, users.c.id == t.user_id)
         .where(t.share_id == share_id)
     )
-    row = (await conn.execute(query)).first()
+
+
+def _to_access(row: Any) -> ShareAccess | None:
     if row is None:
         return None
     return ShareAccess(share=to_share(row), owner_name=row.owner_name,
                        owner_permissions=dict(row.owner_permissions or {}),
                        sharing_enabled=row.enabled is not False)
+
+
+async def get_share_access(conn: AsyncConnection, share_id: str) -> ShareAccess | None:
+    """The hot path's one read: share row + owner + the instance switch (a scalar subquery)."""
+    return _to_access((await conn.execute(_access_query(share_id))).first())
+
+
+class _CompiledRead:
+    """``_access_query`` compiled once for a dialect, with each column's own result
+    processor (dates, booleans, JSON come back exactly as through SQLAlchemy)."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        query = _access_query(sa.bindparam("share_id"))
+        compiled = query.compile(dialect=dialect)
+        self.sql = str(compiled)
+        # Positional parameters: the link, and the constants the query binds itself.
+        order = compiled.positiontup or []
+        self._params = [compiled.params[name] for name in order]
+        self._link_at = order.index("share_id")
+        self.names = [str(c.key) for c in query.selected_columns]
+        self.processors = [c.type.dialect_impl(dialect).result_processor(dialect, None)
+                           for c in query.selected_columns]
+
+    def params(self, share_id: str) -> tuple[Any, ...]:
+        values = list(self._params)
+        values[self._link_at] = share_id
+        return tuple(values)
+
+    def row(self, values: Sequence[Any]) -> SimpleNamespace:
+        return SimpleNamespace(**{
+            name: process(value) if process is not None else value
+            for name, process, value in zip(self.names, self.processors, values, strict=True)})
+
+
+_READS: dict[tuple[str, str], _CompiledRead] = {}
+
+
+def _compiled_read(dialect: sa.Dialect) -> _CompiledRead:
+    key = (dialect.name, dialect.driver)
+    if key not in _READS:
+        _READS[key] = _CompiledRead(dialect)
+    return _READS[key]
+
+
+async def get_share_access_raw(reader: RowReader, share_id: str) -> ShareAccess | None:
+    """``get_share_access`` on the hot path's reader: the same query and the same result,
+    without building and compiling a statement or opening a transaction per request."""
+    read = _compiled_read(reader.dialect)
+    values = await reader.fetch_one(read.sql, read.params(share_id))
+    return None if values is None else _to_access(read.row(values))
 
 
 async def is_share_id_taken(conn: AsyncConnection, share_id: str) -> bool:
@@ -193,6 +246,14 @@ async def count_view(conn: AsyncConnection, share_pk: str, *, now: datetime) -> 
     )
     value = result.scalar_one_or_none()
     return None if value is None else int(value)
+
+
+async def add_views(conn: AsyncConnection, counts: dict[str, int]) -> None:
+    """Add views already delivered (the batched counter of shares without a view limit):
+    unconditional, since each was a delivery while the share was open."""
+    for share_pk, n in counts.items():
+        await conn.execute(shares.update().where(t.id == share_pk)
+                           .values(views=t.views + n))
 
 
 async def count_clone(conn: AsyncConnection, share_pk: str, *, now: datetime) -> int | None:

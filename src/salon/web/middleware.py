@@ -79,6 +79,26 @@ EMPTY_STYLE_HASH = "'sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU='"
 STYLE_SRC = f"'self' {EMPTY_STYLE_HASH}"
 
 
+def security_headers(nonce: str, *, shared: bool) -> list[tuple[bytes, bytes]]:
+    """The headers every response carries unless it sets its own: a CSP whose scripts need
+    ``nonce``, nosniff, a referrer policy, no framing; share paths are also never indexed and
+    never send the link as Referer."""
+    csp = (
+        f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src {STYLE_SRC}; "
+        "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+        "frame-ancestors 'none'; form-action 'self'"
+    ).encode()
+    headers = [
+        (b"content-security-policy", csp),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer" if shared else b"same-origin"),
+        (b"x-frame-options", b"DENY"),
+    ]
+    if shared:
+        headers.append((b"x-robots-tag", b"noindex, nofollow"))
+    return headers
+
+
 class SecurityHeadersMiddleware:
     """A CSP nonce per request (``scope["state"]["csp_nonce"]``) and safe default headers.
     Responses that set their own Content-Security-Policy keep it."""
@@ -93,25 +113,13 @@ class SecurityHeadersMiddleware:
         shared = is_share_path(scope.get("path", ""))
         nonce = secrets.token_urlsafe(16)
         scope.setdefault("state", {})["csp_nonce"] = nonce
-        csp = (
-            f"default-src 'self'; script-src 'self' 'nonce-{nonce}'; style-src {STYLE_SRC}; "
-            "img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
-            "frame-ancestors 'none'; form-action 'self'"
-        ).encode()
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {k.lower() for k, _ in headers}
-                defaults = [
-                    (b"content-security-policy", csp),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"referrer-policy", b"no-referrer" if shared else b"same-origin"),
-                    (b"x-frame-options", b"DENY"),
-                ]
-                if shared:
-                    defaults.append((b"x-robots-tag", b"noindex, nofollow"))
-                headers += [(k, v) for k, v in defaults if k not in names]
+                headers += [(k, v) for k, v in security_headers(nonce, shared=shared)
+                            if k not in names]
                 message["headers"] = headers
             await send(message)
 

@@ -156,15 +156,19 @@ def page_context(view: SharedView, *, clone: str | None, clone_refused: bool) ->
 
 @dataclass(frozen=True)
 class PageBytes:
-    """A rendered page with ``NONCE_PLACEHOLDER`` where the nonce goes, and its ETag."""
+    """A rendered page, cut where the nonce goes (``NONCE_PLACEHOLDER``), and its ETag."""
 
-    body: bytes
+    pieces: tuple[bytes, ...]
     etag: str
 
     @classmethod
     def of(cls, html: str) -> PageBytes:
         body = html.encode()
-        return cls(body=body, etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+        return cls(pieces=tuple(body.split(NONCE_PLACEHOLDER.encode())),
+                   etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')
+
+    def with_nonce(self, nonce: str) -> bytes:
+        return nonce.encode().join(self.pieces)
 
 
 def render_anonymous(request: Request, context: Mapping[str, Any]) -> PageBytes:
@@ -178,8 +182,8 @@ def render_anonymous(request: Request, context: Mapping[str, Any]) -> PageBytes:
         state["csp_nonce"] = nonce
 
 
-def etag_matches(request: Request, etag: str) -> bool:
-    sent = request.headers.get("if-none-match")
+def etag_matches(sent: str | None, etag: str) -> bool:
+    """Whether an If-None-Match header value names ``etag`` (weak or strong, or "*")."""
     if not sent:
         return False
     tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
@@ -191,11 +195,18 @@ def is_cacheable(share: Share) -> bool:
     return share.is_public and not share.has_password
 
 
-async def anonymous_page(request: Request, ctx: AppContext, admission: Admission) -> Response:
-    """The lean path: for a snapshot, cached bytes; 304 when the browser has them."""
-    share = admission.share
+def page_key(ctx: AppContext, share: Share) -> tuple[Any, ...]:
+    """What an anonymous viewer's page of a snapshot depends on."""
     offer = viewing.clone_offered_after_login(share, now=ctx.now())
-    key = (share.id, share.share_id, share.content_version, offer)
+    return (share.id, share.share_id, share.content_version, offer)
+
+
+async def anonymous_page(request: Request, ctx: AppContext, admission: Admission) -> Response:
+    """For a snapshot, cached bytes; 304 when the browser has them (``ShareFastPath`` serves
+    the same answer for the common case without going through the framework)."""
+    share = admission.share
+    key = page_key(ctx, share)
+    offer = key[-1]
     page: PageBytes | None = None if share.live else ctx.share_page_cache.get(key)
     if page is None:
         view = await viewing.view_admitted(ctx, admission, viewer=None)
@@ -207,15 +218,14 @@ async def anonymous_page(request: Request, ctx: AppContext, admission: Admission
         return Response(_with_nonce(request, page), media_type="text/html; charset=utf-8",
                         headers=NO_STORE)
     headers = {"Cache-Control": "no-cache", "ETag": page.etag, "Vary": "Cookie"}
-    if etag_matches(request, page.etag):
+    if etag_matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=304, headers=headers)
     return Response(_with_nonce(request, page), media_type="text/html; charset=utf-8",
                     headers=headers)
 
 
 def _with_nonce(request: Request, page: PageBytes) -> bytes:
-    nonce = str(request.scope.get("state", {}).get("csp_nonce", ""))
-    return page.body.replace(NONCE_PLACEHOLDER.encode(), nonce.encode())
+    return page.with_nonce(str(request.scope.get("state", {}).get("csp_nonce", "")))
 
 
 async def signed_in_page(
