@@ -21,6 +21,7 @@ from salon.services.context import AppContext, password_hasher
 from salon.services.shares import enforce_public_permission
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, ping, upgrade_database
+from salon.web import access_log
 from salon.web.docs import install_docs
 from salon.web.errors import install_error_handlers
 from salon.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -36,6 +37,7 @@ def create_app(settings: Settings, *, context: AppContext | None = None) -> Fast
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = context or await build_context(settings)
         app.state.ctx = ctx
+        access_log.install()
         flusher = asyncio.create_task(ctx.view_batch.run())
         try:
             yield
