@@ -32,6 +32,7 @@ lint: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	@set -e; found=0; \
 	for script in bench/*.py; do \
+	  case "$$script" in bench/_*) continue;; esac; \
 	  [ -f "$$script" ] || continue; found=1; \
 	  echo "== $$script"; $(BIN)/python "$$script"; \
 	done; \

@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from _scratch import Unreachable, scratch_postgres
 
 from salon.app import build_context, close_context
-from salon.config import Settings, normalize_database_url
+from salon.config import Settings
 from salon.domain.conversations import Conversation, Message
 from salon.domain.errors import SalonError
 from salon.domain.users import User
@@ -43,7 +44,7 @@ from salon.services import shares as share_service
 from salon.services.context import AppContext
 from salon.services.share_viewing import open_share
 from salon.store import conversations as conv_repo
-from salon.store.db import execute_autocommit, transaction
+from salon.store.db import transaction
 from salon.store.shares import ShareFilter
 from salon.store.tables import conversations, shares
 
@@ -305,18 +306,11 @@ def print_table(label: str, rows: list[Row]) -> None:
 
 async def run_postgres(admin_url: str, data_dir: Path) -> None:
     """The PostgreSQL run, in a fresh database next to ``admin_url``'s, dropped afterwards."""
-    admin = normalize_database_url(admin_url)
-    name = f"salon_bench_{uuid.uuid4().hex[:10]}"
     try:
-        await execute_autocommit(admin, f'CREATE DATABASE "{name}"')
-    except OSError as exc:
+        async with scratch_postgres(admin_url) as url:
+            await run_backend("PostgreSQL", url, data_dir)
+    except Unreachable as exc:
         print(f"\n(PostgreSQL skipped: SALON_BENCH_DATABASE_URL is not reachable: {exc})")
-        return
-    try:
-        url = sa.make_url(admin).set(database=name).render_as_string(hide_password=False)
-        await run_backend("PostgreSQL", url, data_dir)
-    finally:
-        await execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def main() -> None:
