@@ -94,9 +94,11 @@ def _expired_by_time(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def expired_clause(now: datetime) -> sa.ColumnElement[bool]:
-    """Expired and not revoked (revoked wins, as in ``domain.shares.share_status``)."""
-    return sa.or_(t.state == STATE_VIEWS_USED,
-                  sa.and_(t.state == STATE_ACTIVE, _expired_by_time(now)))
+    """Expired and not revoked (revoked wins, as in ``domain.shares.share_status``). Said
+    as "state is 0 or 1, and ..." so an index on (user_id, state, ...) answers it as one
+    range instead of two."""
+    return sa.and_(t.state.in_((STATE_ACTIVE, STATE_VIEWS_USED)),
+                   sa.or_(t.state == STATE_VIEWS_USED, _expired_by_time(now)))
 
 
 def active_clause(now: datetime) -> sa.ColumnElement[bool]:
@@ -349,17 +351,24 @@ def title_contains(text: str, dialect: str) -> sa.ColumnElement[bool]:
 
 
 def _filters(
-    user_id: str, f: ShareFilter, now: datetime, dialect: str
+    user_id: str, f: ShareFilter, now: datetime, dialect: str, *, counting: bool = False
 ) -> list[sa.ColumnElement[bool]]:
     where: list[sa.ColumnElement[bool]] = [t.user_id == user_id]
     if f.query:
         where.append(title_contains(f.query, dialect))
+    created_at: sa.ColumnElement[datetime] = t.created_at
+    if counting and dialect == "sqlite":
+        # SQLite would walk a date index and read each row from the table; written as
+        # "+created_at" the bound is checked inside the covering facets index instead.
+        created_at = sa.literal_column("+shares.created_at", type_=t.created_at.type)
     if f.start is not None:
-        # updated_at never precedes created_at, so the same bound holds for it: stated, it
-        # lets "recent shares by last update" walk the updated_at index from the bound.
-        where += [t.created_at >= f.start, t.updated_at >= f.start]
+        where.append(created_at >= f.start)
+        if not counting:
+            # updated_at never precedes created_at, so the same bound holds for it: stated,
+            # it lets "recent shares by last update" walk the updated_at index from the bound.
+            where.append(t.updated_at >= f.start)
     if f.end is not None:
-        where.append(t.created_at < f.end)
+        where.append(created_at < f.end)
     if f.visibility is not None:
         where.append(t.is_public == (f.visibility == "public"))
     if f.password is not None:
@@ -401,7 +410,8 @@ async def list_shares(
     page_ids = (sa.select(t.id).where(*where).order_by(*order)
                 .limit(f.page_size).offset((f.page - 1) * f.page_size))
     ids = [r.id for r in await conn.execute(page_ids)]
-    total = sa.select(sa.func.count()).select_from(shares).where(*where)
+    counted = _filters(user_id, f, now, conn.dialect.name, counting=True)
+    total = sa.select(sa.func.count()).select_from(shares).where(*counted)
     count = int((await conn.execute(total)).scalar_one())
     if not ids:
         return [], count

@@ -203,6 +203,9 @@ shares = sa.Table(
     sa.Index("ix_shares_user_clones", "user_id", "clones"),
     sa.Index("ix_shares_user_link", "user_id", "share_id"),
     sa.Index("ix_shares_user_facets", *DASHBOARD_COLUMNS),
+    # PostgreSQL only (migration 0004): ix_shares_user_kind on (user_id, is_public,
+    # has_password, live, state, expires_at, created_at, updated_at), and ix_shares_title_trgm,
+    # a pg_trgm GIN index on title for the title search.
 )
 
 # A snapshot share's frozen header (title, recipe, the chat's times) ...
