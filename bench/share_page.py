@@ -12,7 +12,9 @@ and p50 / p99 latency per concurrency (goal at 64: >= 3,000 requests/s, p99 < 50
 views the share counted against the requests wrk made (they must agree: every page delivered
 is a view).
 
-Set BENCH_SECONDS (default 10) to change how long each run lasts.
+Set BENCH_SECONDS (default 10) to change how long each run lasts, and BENCH_LOG_LEVEL (default
+warning: no access log) to run the server at another SALON_LOG_LEVEL (info writes an access log
+line per request).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from salon.store.db import transaction
 
 CONCURRENCY = (1, 16, 64)
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "warning")
 MESSAGES = 40
 START_TIMEOUT = 60.0
 
@@ -148,13 +151,14 @@ def server_env(settings: Settings, port: int) -> dict[str, str]:
     return {**os.environ, "SALON_ENV": "production", "SALON_SECRET_KEY": settings.secret_key,
             "SALON_DATA_DIR": str(settings.data_dir),
             "SALON_DATABASE_URL": settings.database_url, "SALON_LLM_PROVIDER": "none",
-            "SALON_HOST": "127.0.0.1", "SALON_PORT": str(port), "SALON_LOG_LEVEL": "warning"}
+            "SALON_HOST": "127.0.0.1", "SALON_PORT": str(port), "SALON_LOG_LEVEL": LOG_LEVEL}
 
 
 def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "salon", "serve"],
-                            env=server_env(settings, port), stdout=subprocess.DEVNULL)
+                            env=server_env(settings, port), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL if LOG_LEVEL != "warning" else None)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
@@ -238,7 +242,7 @@ async def run_backend(label: str, database_url: str, data_dir: Path) -> None:
     requested = 1 + sum(r.requests for r in runs)
     counted = await stored_views(settings, link)
     print(f"\n== {label}: GET /s/{{id}}, {MESSAGES} messages, {size / 1024:.1f} KB page, "
-          f"one worker, {SECONDS} s per run")
+          f"one worker, {SECONDS} s per run, log level {LOG_LEVEL}")
     print(f"  {'connections':>11}  {'requests':>9}  {'req/s':>8}  {'p50 ms':>7}  {'p99 ms':>7}"
           "  notes")
     for r in runs:

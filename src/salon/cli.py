@@ -322,7 +322,7 @@ def app_from_env() -> Any:
     (``uvicorn salon.cli:app_from_env --factory``)."""
     from salon.app import create_app
 
-    return create_app(load_settings())
+    return create_app(load_settings(), freeze_startup_objects=True)
 
 
 async def _preflight(settings: Settings) -> tuple[str | None, str]:
@@ -372,7 +372,8 @@ def serve(
 
     from salon.app import create_app
 
-    target: Any = "salon.cli:app_from_env" if workers > 1 else create_app(settings)
+    target: Any = ("salon.cli:app_from_env" if workers > 1
+                   else create_app(settings, freeze_startup_objects=True))
     uvicorn.run(target, host=settings.host, port=settings.port, workers=workers,
                 factory=workers > 1, log_level=log_level, server_header=False,
                 proxy_headers=False)  # the app applies SALON_TRUSTED_PROXIES itself
