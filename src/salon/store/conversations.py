@@ -12,7 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain.conversations import Conversation, Message
-from salon.store.tables import conversations, files, message_quota, messages
+from salon.store.tables import conversation_imports, conversations, files, message_quota, messages
 
 
 def _to_conversation(row: sa.Row[Any]) -> Conversation:
@@ -167,6 +167,29 @@ async def insert_file(conn: AsyncConnection, **values: Any) -> None:
 async def insert_files(conn: AsyncConnection, rows: list[dict[str, Any]]) -> None:
     if rows:
         await conn.execute(files.insert(), rows)
+
+
+async def list_files(conn: AsyncConnection, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation's file rows, oldest first."""
+    query = (sa.select(files).where(files.c.conversation_id == conversation_id)
+             .order_by(files.c.created_at, files.c.id))
+    return [dict(r._mapping) for r in await conn.execute(query)]
+
+
+async def find_import(conn: AsyncConnection, *, user_id: str, fingerprint: str) -> str | None:
+    """The conversation an earlier import of the same file made, if it still exists."""
+    query = sa.select(conversation_imports.c.conversation_id).where(
+        conversation_imports.c.user_id == user_id,
+        conversation_imports.c.fingerprint == fingerprint)
+    return (await conn.execute(query)).scalar_one_or_none()
+
+
+async def record_import(conn: AsyncConnection, *, user_id: str, fingerprint: str,
+                        conversation_id: str, now: Any) -> None:
+    """Raises IntegrityError when the same file was imported meanwhile."""
+    await conn.execute(conversation_imports.insert().values(
+        user_id=user_id, fingerprint=fingerprint, conversation_id=conversation_id,
+        created_at=now))
 
 
 async def get_file(conn: AsyncConnection, file_id: str, *, user_id: str) -> dict[str, Any] | None:

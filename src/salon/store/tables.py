@@ -102,6 +102,20 @@ conversations = sa.Table(
     sa.Index("ix_conversations_user_updated", "user_id", "updated_at"),
 )
 
+# A conversation made by importing a file, by the file's fingerprint (``domain.salon_json``):
+# the same file imported again is skipped. Deleting the conversation forgets the import.
+conversation_imports = sa.Table(
+    "conversation_imports",
+    metadata,
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("fingerprint", sa.String(64), primary_key=True),
+    sa.Column("conversation_id", sa.String(36),
+              sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
 messages = sa.Table(
     "messages",
     metadata,
