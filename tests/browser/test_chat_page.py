@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -335,3 +336,22 @@ def test_settings_token_is_shown_once_and_revoked(open_page: OpenPage,
     gone = page.request.get(f"{salon.url}/api/v1/auths/",
                             headers={"Authorization": f"Bearer {secret}"})
     assert gone.status == 401
+
+
+def test_export_downloads_the_conversation_file(open_page: OpenPage, salon: SalonServer) -> None:
+    """A chat started on this page (its id arrives after the page loaded) exports as Salon's
+    conversation file."""
+    page, _ = open_page()
+    sign_up(page, salon.url)
+    ask(page, "Export me please")
+    wait_for_answer(page)
+    with page.expect_download() as info:
+        page.locator("#export-link").click()
+    download = info.value
+    assert download.suggested_filename == "export-me-please.salon.json"
+    document = json.loads(Path(download.path()).read_text(encoding="utf-8"))
+    assert document["format"] == "salon.conversation"
+    conv = document["conversation"]
+    assert conv["id"] == conversation_id(page)
+    assert [m["role"] for m in conv["messages"]] == ["user", "assistant"]
+    assert conv["messages"][0]["parts"] == [{"type": "text", "text": "Export me please"}]

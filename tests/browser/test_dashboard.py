@@ -51,8 +51,7 @@ class Owner:
         return body
 
 
-@pytest.fixture
-def owner(salon: SalonServer) -> Iterator[Owner]:
+def _user(salon: SalonServer) -> Iterator[Owner]:
     email = f"{uuid.uuid4().hex[:10]}@example.com"
     r = httpx.post(f"{salon.url}/api/v1/auths/signup",
                    json={"name": "Owner", "email": email, "password": PASSWORD})
@@ -60,6 +59,17 @@ def owner(salon: SalonServer) -> Iterator[Owner]:
     with httpx.Client(base_url=salon.url, timeout=10,
                       headers={"Authorization": f"Bearer {r.json()['token']}"}) as http:
         yield Owner(email=email, http=http)
+
+
+@pytest.fixture
+def owner(salon: SalonServer) -> Iterator[Owner]:
+    yield from _user(salon)
+
+
+@pytest.fixture
+def other(salon: SalonServer) -> Iterator[Owner]:
+    """Someone else, whose exported chat the owner imports."""
+    yield from _user(salon)
 
 
 def log_in(page: Page, base_url: str, email: str, path: str = "/shared") -> None:
@@ -280,7 +290,8 @@ def test_dragging_a_sidebar_chat_opens_its_share_dialog(
     chat_id = r.json()["conversationId"]
     page, _ = open_page()
     log_in(page, salon.url, owner.email)
-    expect(page.get_by_text("Drag a chat onto the page to share it.")).to_be_visible()
+    expect(page.get_by_text("Drag a chat onto the page to share it, or drop a chat file "
+                            "exported from Salon to import it and share it.")).to_be_visible()
     page.locator(f'#conversations a[data-id="{chat_id}"]').drag_to(
         page.locator(".dashboard-filters"))
     expect_share_dialog(page, "drag me")
@@ -305,23 +316,60 @@ def test_modify_opens_the_share_dialog(
     expect_share_dialog(page, "to modify")
 
 
-def test_dropping_a_file_says_import_is_not_available(
-    open_page: OpenPage, salon: SalonServer, owner: Owner
-) -> None:
-    owner.share("any")
-    page, _ = open_page()
-    log_in(page, salon.url, owner.email)
-    page.evaluate("""() => {
+def drop_file(page: Page, name: str, text: str) -> None:
+    """Drop a file holding ``text`` on the dashboard, as the desktop does."""
+    page.evaluate("""([name, text]) => {
         const data = new DataTransfer();
-        data.items.add(new File(['{"title": "x"}'], "chat.json", {type: "application/json"}));
+        data.items.add(new File([text], name, {type: "application/json"}));
         const main = document.getElementById("main");
         main.dispatchEvent(new DragEvent("dragenter", {dataTransfer: data, bubbles: true,
                                                        cancelable: true}));
         main.dispatchEvent(new DragEvent("drop", {dataTransfer: data, bubbles: true,
                                                   cancelable: true}));
-    }""")
-    expect(page.locator("#live-notice")).to_have_text("Importing chats is not available yet.")
+    }""", [name, text])
+
+
+def test_dropping_an_exported_chat_imports_it_and_opens_the_dialog(
+    open_page: OpenPage, salon: SalonServer, owner: Owner, other: Owner
+) -> None:
+    """A chat exported by someone else (or on another Salon) becomes one of yours, and its
+    share dialog opens; the same file again opens the chat imported before."""
+    r = other.http.post("/api/chat", json={"q": "travel plans", "title": "Travel plans",
+                                           "stream": False})
+    chat_id = r.json()["conversationId"]
+    exported = other.http.get(f"/api/v1/chats/{chat_id}/export", params={"format": "json"})
+    assert exported.status_code == 200, exported.text
+    page, _ = open_page()
+    log_in(page, salon.url, owner.email)
+    drop_file(page, "travel-plans.salon.json", exported.text)
+    expect(page.locator("#live-notice")).to_have_text("Imported “Travel plans” into your chats.")
+    expect_share_dialog(page, "Travel plans")
     expect(page.locator("#drop-overlay")).to_be_hidden()
+    page.locator("#share-dialog").get_by_role("button", name="Create link").click()
+    expect(row(page, "Travel plans")).to_have_count(1)
+    [mine] = [c for c in owner.http.get("/api/v1/chats/").json() if c["title"] == "Travel plans"]
+    assert mine["id"] != chat_id
+    page.keyboard.press("Escape")
+    drop_file(page, "again.json", exported.text)
+    expect(page.locator("#live-notice")).to_have_text(
+        "again.json was imported before: here is that chat.")
+    expect_share_dialog(page, "Travel plans")
+
+
+def test_dropping_a_file_that_is_not_a_chat_says_why(
+    open_page: OpenPage, salon: SalonServer, owner: Owner
+) -> None:
+    owner.share("any")
+    page, _ = open_page()
+    log_in(page, salon.url, owner.email)
+    drop_file(page, "notes.txt", "just some notes")
+    expect(page.locator("#live-notice")).to_have_text(
+        "notes.txt was not imported: it is not JSON.")
+    drop_file(page, "chat.json", '{"title": "x"}')
+    expect(page.locator("#live-notice")).to_contain_text(
+        "chat.json was not imported: Salon imports its own conversation files")
+    expect(page.locator("#drop-overlay")).to_be_hidden()
+    expect(page.locator("#share-dialog")).to_be_hidden()
     expect(page).to_have_url(f"{salon.url}/shared")
 
 

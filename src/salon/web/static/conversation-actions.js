@@ -1,7 +1,8 @@
 // Rename (PATCH /api/chat/title) and delete (DELETE /api/v1/chats/{id}) the open
-// conversation, each through its <dialog>; share it (the header's Share button, or any
-// conversation's share button in the sidebar) through the share dialog, and show in the header
-// whether the open conversation is shared. The id is read from <main data-conversation-id>,
+// conversation, each through its <dialog>; export it (a download of
+// /api/v1/chats/{id}/export); share it (the header's Share button, or any conversation's share
+// button in the sidebar) through the share dialog, and show in the header whether the open
+// conversation is shared. The id is read from <main data-conversation-id>,
 // which chat.js sets when a new chat gets its id.
 
 import { request } from "./api.js";
@@ -17,6 +18,11 @@ export function setTitle(title) {
   titleHeading.textContent = title;
   document.title = `${title} · Salon`;
 }
+
+// Export: the link follows the open conversation (a new chat gets its id after the page loads).
+$("export-link").addEventListener("click", (event) => {
+  event.currentTarget.href = `/api/v1/chats/${encodeURIComponent(currentId())}/export?format=json`;
+});
 
 const renameDialog = $("rename-dialog");
 const renameInput = $("rename-input");

@@ -5,7 +5,8 @@
 // - select-all and the selection count; danger buttons stay disabled until the word matches;
 // - copy-link buttons; "Modify" opens the share dialog (static/share-dialog.js);
 // - a link whose expiry time passes shows "Expired" without a reload (checked every second);
-// - dropping a chat from the sidebar opens its share dialog (files: not available yet).
+// - dropping a chat from the sidebar opens its share dialog; dropping a Salon chat file
+//   (exported as JSON) imports it into your chats and opens the dialog for the new chat.
 // Nothing here puts text from the server into HTML: notices use textContent, and the listing
 // is swapped as nodes parsed from our own escaped page.
 
@@ -286,9 +287,43 @@ function setupDragAndDrop() {
   });
 }
 
+/** Import the dropped chat file (Salon's JSON export), then open the new chat's dialog. */
+async function importFile(files) {
+  if (files.length !== 1) {
+    say("Drop one chat file at a time.", { error: true });
+    return;
+  }
+  const [file] = files;
+  let payload;
+  try {
+    payload = JSON.parse(await file.text());
+  } catch {
+    say(`${file.name} was not imported: it is not JSON.`, { error: true });
+    return;
+  }
+  say(`Importing ${file.name}…`);
+  let report;
+  try {
+    report = await (await request(`${API}/import`, { method: "POST", json: payload })).json();
+  } catch (error) {
+    say(`${file.name} was not imported: ${error.message}`, { error: true });
+    return;
+  }
+  const [made] = report.imported;
+  const [known] = report.skipped;
+  if (!made && !known) {
+    const reason = report.failed[0]?.reason || "it holds no conversation.";
+    say(`${file.name} was not imported: ${reason}`, { error: true });
+    return;
+  }
+  say(made ? `Imported “${made.title}” into your chats.`
+    : `${file.name} was imported before: here is that chat.`);
+  openDialog((made || known).chat_id);
+}
+
 function handleDrop(data) {
   if (data.files.length || [...data.types].includes("Files")) {
-    say("Importing chats is not available yet.", { error: true });
+    importFile([...data.files]);
     return;
   }
   const chatId = data.getData(DRAG_TYPE) || chatIdFromLink(data.getData("text/uri-list"))
