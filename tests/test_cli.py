@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
@@ -115,11 +117,87 @@ def test_serve_refuses_several_workers_on_sqlite(data_dir: Path) -> None:
     assert_clean_failure(result, says="PostgreSQL")
 
 
-@pytest.mark.parametrize("command", ["export", "import"])
-def test_export_and_import_say_not_supported_yet(data_dir: Path, command: str) -> None:
-    result = salon(data_dir, command, "everything", "--format", "json")
-    assert result.returncode == 2
-    assert_clean_failure(result, says="not supported yet")
+CHAT_FILE = {
+    "format": "salon.conversation", "version": 1, "exported_at": "2025-05-04T10:00:00+00:00",
+    "conversation": {
+        "id": "elsewhere-1", "title": "Brought from elsewhere",
+        "created_at": "2025-05-04T10:00:00+00:00", "updated_at": "2025-05-04T10:01:00+00:00",
+        "recipe": {"model": "m1"},
+        "messages": [
+            {"role": "user", "created_at": "2025-05-04T10:00:00+00:00",
+             "parts": [{"type": "text", "text": "Hello"},
+                       {"type": "file", "file_id": "f", "name": "a.txt",
+                        "media_type": "text/plain", "size": 2}]},
+            {"role": "assistant", "created_at": "2025-05-04T10:00:05+00:00", "model": "m1",
+             "parts": [{"type": "text", "text": "Hi!"}]},
+        ],
+        "files": [{"id": "f", "name": "a.txt", "media_type": "text/plain",
+                   "data": "aGk="}],
+    },
+}
+
+
+def test_import_then_export_round_trips(data_dir: Path, tmp_path: Path) -> None:
+    assert salon(data_dir, "user", "create", "--email", "ada@example.com", "--name", "Ada",
+                 "--password", "correct horse battery").returncode == 0
+    source = tmp_path / "chat.salon.json"
+    source.write_text(json.dumps(CHAT_FILE), encoding="utf-8")
+    result = salon(data_dir, "import", str(source), "--user", "ada@example.com")
+    assert result.returncode == 0, result.stderr
+    assert "1 imported, 0 skipped, 0 failed." in result.stdout
+    chat_id = re.search(r"Imported #0: Brought from elsewhere \(([^)]+)\)", result.stdout)
+    assert chat_id, result.stdout
+    again = salon(data_dir, "import", str(source), "--user", "ada@example.com")
+    assert again.returncode == 0 and f"already imported as {chat_id.group(1)}" in again.stdout
+    out = tmp_path / "out.json"
+    result = salon(data_dir, "export", chat_id.group(1), "--user", "ada@example.com",
+                   "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"Wrote {out}" in result.stdout
+    back = json.loads(out.read_text(encoding="utf-8"))["conversation"]
+    assert back["title"] == "Brought from elsewhere" and back["recipe"] == {"model": "m1"}
+    assert [[p.get("text") for p in m["parts"]] for m in back["messages"]] == [
+        ["Hello", None], ["Hi!"]]
+    assert [f["data"] for f in back["files"]] == ["aGk="]
+
+
+def test_import_reports_broken_conversations_and_exits_1(data_dir: Path, tmp_path: Path) -> None:
+    assert salon(data_dir, "user", "create", "--email", "ada@example.com", "--name", "Ada",
+                 "--password", "correct horse battery").returncode == 0
+    broken = json.loads(json.dumps(CHAT_FILE))
+    broken["conversation"]["messages"][0]["role"] = "robot"
+    source = tmp_path / "both.json"
+    source.write_text(json.dumps([CHAT_FILE, broken]), encoding="utf-8")
+    result = salon(data_dir, "import", str(source), "--user", "ada@example.com")
+    assert result.returncode == 1
+    assert "1 imported, 0 skipped, 1 failed." in result.stdout
+    assert "Failed #1: conversation.messages[0].role must be one of" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("args", "content", "code", "says"), [
+    (["import", "{file}", "--user", "nobody@example.com"], CHAT_FILE, 1, "No account"),
+    (["import", "{file}", "--user", "ada@example.com"], "not json", 1, "is not valid JSON"),
+    (["import", "{file}", "--user", "ada@example.com"], {"x": 1}, 1,
+     "Salon imports its own conversation files"),
+    (["import", "{missing}", "--user", "ada@example.com"], None, 1, "cannot read"),
+    (["export", "no-such-chat", "--user", "ada@example.com"], None, 1, "not found"),
+    (["export", "any", "--user", "ada@example.com", "--format", "csv"], None, 2,
+     "not supported yet"),
+])
+def test_export_and_import_mistakes_are_one_clear_line(
+    data_dir: Path, tmp_path: Path, args: list[str], content: object, code: int, says: str
+) -> None:
+    assert salon(data_dir, "user", "create", "--email", "ada@example.com", "--name", "Ada",
+                 "--password", "correct horse battery").returncode == 0
+    path = tmp_path / "input.json"
+    if content is not None:
+        path.write_text(content if isinstance(content, str) else json.dumps(content),
+                        encoding="utf-8")
+    filled = [a.format(file=path, missing=tmp_path / "missing.json") for a in args]
+    result = salon(data_dir, *filled)
+    assert result.returncode == code, result.stdout + result.stderr
+    assert_clean_failure(result, says=says)
 
 
 def test_invalid_setting_names_its_variable(data_dir: Path) -> None:

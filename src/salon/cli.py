@@ -9,9 +9,11 @@ problems, 1 for everything else.
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from collections.abc import Coroutine
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import sqlalchemy as sa
@@ -27,11 +29,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from salon import __version__
 from salon.config import Settings
 from salon.domain import users as user_rules
+from salon.domain.conversations import slugify
 from salon.domain.errors import NotFound, SalonError
 from salon.domain.users import User
 from salon.llm import create_provider
 from salon.llm.unconfigured import UnconfiguredProvider
-from salon.services import auth
+from salon.services import auth, transfer
 from salon.services.context import AppContext, password_hasher, utc_now
 from salon.store import users as user_repo
 from salon.store.blobs import BlobStore
@@ -42,9 +45,6 @@ T = TypeVar("T")
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
-NOT_SUPPORTED_YET = (
-    "salon {command} is not supported yet: it is coming with the export/import feature."
-)
 
 app = typer.Typer(
     help="Salon: a self-hosted AI chat server whose heart is sharing conversations safely.",
@@ -379,19 +379,84 @@ def serve(
                 proxy_headers=False)  # the app applies SALON_TRUSTED_PROXIES itself
 
 
-# --- not supported yet ----------------------------------------------------------------------
-
-_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True}
+# --- export and import ----------------------------------------------------------------------
 
 
-@app.command("import", context_settings=_PASS_THROUGH, add_help_option=False)
-def import_(ctx: typer.Context) -> None:
-    """Import conversations (not supported yet)."""
-    fail(NOT_SUPPORTED_YET.format(command="import"), exit_code=EXIT_USAGE)
+async def _account(ctx: AppContext, email: str) -> User:
+    clean_email = user_rules.normalize_email(email)
+    async with ctx.engine.connect() as conn:
+        found = await user_repo.get_user_with_hash(conn, clean_email)
+    if found is None:
+        raise NotFound(f"No account with the email {clean_email}.")
+    return found[0]
 
 
-@app.command("export", context_settings=_PASS_THROUGH, add_help_option=False)
-def export(ctx: typer.Context) -> None:
-    """Export conversations (not supported yet)."""
-    fail(NOT_SUPPORTED_YET.format(command="export"), exit_code=EXIT_USAGE)
+async def _export(settings: Settings, *, email: str, chat_id: str) -> tuple[str, bytes]:
+    ctx = await _open_context(settings)
+    try:
+        user = await _account(ctx, email)
+        conv, document = await transfer.export_conversation(ctx, user, chat_id)
+    finally:
+        await ctx.engine.dispose()
+    body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    return f"{slugify(conv.title) or 'chat'}.salon.json", body
 
+
+@app.command("export")
+def export(
+    chat_id: Annotated[str, typer.Argument(help="The conversation's id (as in /c/{id}).")],
+    user: Annotated[str, typer.Option("--user", help="The owner's email address.")],
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="The file to write (default: <title>.salon.json here).")] = None,
+    format: Annotated[str, typer.Option(help="The file format: json.")] = "json",
+) -> None:
+    """Export one conversation as a Salon chat file (JSON, with its files embedded)."""
+    try:
+        transfer.check_export_format(format)
+    except SalonError as exc:
+        fail(exc.detail, exit_code=EXIT_USAGE)
+    settings = load_settings()
+    name, body = run(_export(settings, email=user, chat_id=chat_id), settings=settings)
+    target = output or Path(name)
+    try:
+        target.write_bytes(body)
+    except OSError as exc:
+        fail(f"cannot write {target}: {exc.strerror or exc}")
+    typer.echo(f"Wrote {target} ({len(body):,} bytes).")
+
+
+async def _import(settings: Settings, *, email: str, payload: object) -> transfer.ImportReport:
+    ctx = await _open_context(settings)
+    try:
+        user = await _account(ctx, email)
+        return await transfer.import_documents(ctx, user, payload)
+    finally:
+        await ctx.engine.dispose()
+
+
+@app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="A Salon chat file, or a JSON list of them.")],
+    user: Annotated[str, typer.Option("--user", help="The email of the account to import "
+                                      "into.")],
+) -> None:
+    """Import Salon chat files into an account. Each conversation is imported on its own; the
+    exit code is 1 when any of them failed."""
+    try:
+        payload = json.loads(file.read_bytes())
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+    except (ValueError, RecursionError):
+        fail(f"{file} is not valid JSON.")
+    settings = load_settings()
+    report = run(_import(settings, email=user, payload=payload), settings=settings)
+    for entry in report.imported:
+        typer.echo(f"Imported #{entry['index']}: {entry['title']} ({entry['chat_id']})")
+    for entry in report.skipped:
+        typer.echo(f"Skipped #{entry['index']}: already imported as {entry['chat_id']}")
+    for entry in report.failed:
+        typer.echo(f"Failed #{entry['index']}: {entry['reason']}", err=True)
+    typer.echo(f"{len(report.imported)} imported, {len(report.skipped)} skipped, "
+               f"{len(report.failed)} failed.")
+    if report.failed:
+        raise typer.Exit(EXIT_FAILURE)
