@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Locator, Page, Route, expect
 
 from tests.browser.conftest import PageWatch, SalonServer, sign_up
 from tests.browser.test_chat_page import ask, conversation_id
@@ -270,3 +270,24 @@ def test_the_dialog_mirrors_the_servers_rules(open_page: OpenPage, salon: SalonS
     assert sentences == [expiry_summary(expires_at=t, max_views=v, max_clones=c,
                                         allow_view_after_clone_limit=a)
                          for t, v, c, a in cases]
+
+
+def test_the_form_waits_for_the_share_to_load(open_page: OpenPage, salon: SalonServer) -> None:
+    """Nothing typed while the share is loading can be overwritten by it: the fields are
+    disabled until it has arrived (here the answer is held back for a moment)."""
+    page, _ = open_page()
+    chat_id = start_chat(page, salon)
+    held: list[Route] = []
+    page.route(re.compile(rf"/api/v1/chats/{re.escape(chat_id)}/share$"),
+               lambda route: held.append(route))
+    dialog = open_from_header(page)
+    custom_id = dialog.get_by_label("Custom link (optional)")
+    page.wait_for_function("() => document.getElementById('share-form')"
+                           ".getAttribute('aria-busy') === 'true'")
+    expect(custom_id).to_be_disabled()
+    expect(dialog.get_by_role("button", name="Create link")).to_be_disabled()
+    assert len(held) == 1
+    held[0].continue_()
+    expect(custom_id).to_be_enabled()
+    expect(custom_id).to_be_focused()
+    expect(dialog.locator("#share-state")).to_have_text("This chat is not shared yet.")

@@ -88,7 +88,7 @@ function elements() {
     maxViews: $("share-max-views"), maxClones: $("share-max-clones"),
     viewAfter: $("share-view-after-clones"), summary: $("share-summary"),
     summaryUtc: $("share-summary-utc"), upto: $("share-upto"),
-    error: $("share-error"), save: $("share-save"),
+    error: $("share-error"), save: $("share-save"), fields: $("share-fields"),
   };
   wire(els);
   return els;
@@ -120,7 +120,6 @@ export function openShareDialog(chatId, { onChange } = {}) {
   state = { chatId, share: null, onChange: onChange ?? null, generation };
   resetForm(e);
   if (!e.dialog.open) e.dialog.showModal();
-  e.customId.focus();
   load(chatId, generation);
   return new Promise((resolve) => e.dialog.addEventListener("close", () => resolve(), { once: true }));
 }
@@ -135,6 +134,8 @@ async function load(chatId, generation) {
     e.title.textContent = chat.title;
     fillMessages(e, chat.chat?.messages ?? []);
     showShare(share);
+    setLoading(e, false);
+    e.customId.focus();
   } catch (error) {
     if (generation === state.generation) {
       e.state.textContent = "";
@@ -170,8 +171,17 @@ function fillMessages(e, messages) {
 
 // -- showing a share (or none) ---------------------------------------------------------------
 
+/** While the chat's share loads, the form is disabled: what it will show is not known yet, and
+ * a choice made now would be overwritten by it. */
+function setLoading(e, loading) {
+  e.fields.disabled = loading;
+  e.save.disabled = loading;
+  e.form.setAttribute("aria-busy", String(loading));
+}
+
 function resetForm(e) {
   e.form.reset();
+  setLoading(e, true);
   e.title.textContent = "";
   e.state.textContent = "Loading…";
   e.link.hidden = true;
