@@ -34,7 +34,7 @@ from salon.domain.errors import NotFound, SalonError
 from salon.domain.users import User
 from salon.llm import create_provider
 from salon.llm.unconfigured import UnconfiguredProvider
-from salon.services import auth, transfer
+from salon.services import auth, exporting, importing
 from salon.services.context import AppContext, password_hasher, utc_now
 from salon.store import users as user_repo
 from salon.store.blobs import BlobStore
@@ -395,7 +395,7 @@ async def _export(settings: Settings, *, email: str, chat_id: str) -> tuple[str,
     ctx = await _open_context(settings)
     try:
         user = await _account(ctx, email)
-        conv, document = await transfer.export_conversation(ctx, user, chat_id)
+        conv, document = await exporting.export_conversation(ctx, user, chat_id)
     finally:
         await ctx.engine.dispose()
     body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
@@ -412,7 +412,7 @@ def export(
 ) -> None:
     """Export one conversation as a Salon chat file (JSON, with its files embedded)."""
     try:
-        transfer.check_export_format(format)
+        exporting.check_export_format(format)
     except SalonError as exc:
         fail(exc.detail, exit_code=EXIT_USAGE)
     settings = load_settings()
@@ -425,11 +425,11 @@ def export(
     typer.echo(f"Wrote {target} ({len(body):,} bytes).")
 
 
-async def _import(settings: Settings, *, email: str, payload: object) -> transfer.ImportReport:
+async def _import(settings: Settings, *, email: str, payload: object) -> importing.ImportReport:
     ctx = await _open_context(settings)
     try:
         user = await _account(ctx, email)
-        return await transfer.import_documents(ctx, user, payload)
+        return await importing.import_documents(ctx, user, payload)
     finally:
         await ctx.engine.dispose()
 

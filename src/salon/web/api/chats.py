@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from salon.domain.conversations import Conversation, Message, slugify
 from salon.domain.errors import InvalidInput
 from salon.services import conversations as conv_service
-from salon.services import transfer
+from salon.services import exporting, importing
 from salon.web.deps import Ctx, CurrentUser
 from salon.web.downloads import DOWNLOAD_HEADERS, content_disposition
 
@@ -85,7 +85,7 @@ async def import_chats(request: Request, user: CurrentUser, ctx: Ctx) -> Any:
     file) and ``failed`` (its ``index`` and ``reason``). A single file that is not valid is
     a 422 saying what is wrong."""
     payload = _json_body(await request.body())
-    report = await transfer.import_documents(ctx, user, payload)
+    report = await importing.import_documents(ctx, user, payload)
     return report.as_json()
 
 
@@ -105,8 +105,8 @@ async def export_chat(
     """Download the conversation as a file. ``format=json``: Salon's own conversation file
     (every message part, times, models, usage, the recipe, files embedded), which
     ``POST /api/v1/chats/import`` reads back."""
-    transfer.check_export_format(format)
-    conv, document = await transfer.export_conversation(ctx, user, chat_id)
+    exporting.check_export_format(format)
+    conv, document = await exporting.export_conversation(ctx, user, chat_id)
     body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
     name = f"{slugify(conv.title) or 'chat'}.salon.json"
     return Response(body, media_type="application/json", headers={

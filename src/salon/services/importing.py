@@ -1,6 +1,5 @@
-"""Conversations out of Salon and back in: Salon's own JSON file (``domain.salon_json``).
+"""Conversations into Salon: Salon's own JSON file (``domain.salon_json``).
 
-Export gives the owner's conversation with its files embedded; anyone else's is "not found".
 Import takes one file or a list of them; each conversation is imported in its own transaction,
 so a broken one is reported (with its index and the reason) and the others are imported; one
 already imported from the same file is skipped.
@@ -21,13 +20,9 @@ from salon.domain.conversations import Conversation, Message, slugify
 from salon.domain.errors import InvalidInput
 from salon.domain.users import User
 from salon.services.context import AppContext
-from salon.services.conversations import get_history
 from salon.services.files import forget_unused_blobs
 from salon.store import conversations as repo
 from salon.store.db import transaction
-
-EXPORT_FORMATS = ("json",)
-PLANNED_FORMATS = ("csv", "parquet", "markdown", "pdf", "html")
 
 
 @dataclass
@@ -39,33 +34,6 @@ class ImportReport:
     def as_json(self) -> dict[str, Any]:
         return {"imported": self.imported, "skipped": self.skipped, "failed": self.failed}
 
-
-# --- export --------------------------------------------------------------------------------------
-
-def check_export_format(fmt: str) -> None:
-    if fmt in EXPORT_FORMATS:
-        return
-    if fmt in PLANNED_FORMATS:
-        raise InvalidInput(f"Exporting as {fmt} is not supported yet; use json.",
-                           code="FORMAT_NOT_SUPPORTED", field="format")
-    raise InvalidInput(f"Unknown export format {fmt!r}; use json.", code="FORMAT_NOT_SUPPORTED",
-                       field="format")
-
-
-async def export_conversation(
-    ctx: AppContext, user: User, chat_id: str
-) -> tuple[Conversation, dict[str, Any]]:
-    """The user's conversation as a Salon file (NotFound for anyone else's)."""
-    conv, messages = await get_history(ctx, user, chat_id)
-    async with ctx.engine.connect() as conn:
-        rows = await repo.list_files(conn, conv.id)
-    present = [row for row in rows if ctx.blobs.exists(row["sha256"])]
-    bodies = await asyncio.to_thread(lambda: [ctx.blobs.get(r["sha256"]) for r in present])
-    files = list(zip(present, bodies, strict=True))
-    return conv, salon_json.to_document(conv, messages, files, now=ctx.now())
-
-
-# --- import --------------------------------------------------------------------------------------
 
 def documents_in(payload: object) -> tuple[list[object], bool]:
     """The conversation files in an import body (one, or a list) and whether it was one."""
