@@ -116,7 +116,7 @@ class AsyncpgReader:
         if self._pool is None:
             async with self._lock:
                 if self._pool is None:
-                    import asyncpg  # type: ignore[import-untyped]
+                    import asyncpg
 
                     self._pool = await asyncpg.create_pool(
                         self._dsn, min_size=1, max_size=self._size, init=_json_codecs)
