@@ -29,7 +29,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from salon import __version__
 from salon.config import Settings
 from salon.domain import users as user_rules
-from salon.domain.conversations import slugify
 from salon.domain.errors import NotFound, SalonError
 from salon.domain.users import User
 from salon.llm import create_provider
@@ -391,15 +390,14 @@ async def _account(ctx: AppContext, email: str) -> User:
     return found[0]
 
 
-async def _export(settings: Settings, *, email: str, chat_id: str) -> tuple[str, bytes]:
+async def _export(settings: Settings, *, email: str, chat_id: str,
+                  fmt: str) -> exporting.ExportFile:
     ctx = await _open_context(settings)
     try:
         user = await _account(ctx, email)
-        conv, document = await exporting.export_conversation(ctx, user, chat_id)
+        return await exporting.export_file(ctx, user, chat_id, fmt)
     finally:
         await ctx.engine.dispose()
-    body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
-    return f"{slugify(conv.title) or 'chat'}.salon.json", body
 
 
 @app.command("export")
@@ -407,22 +405,25 @@ def export(
     chat_id: Annotated[str, typer.Argument(help="The conversation's id (as in /c/{id}).")],
     user: Annotated[str, typer.Option("--user", help="The owner's email address.")],
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="The file to write (default: <title>.salon.json here).")] = None,
-    format: Annotated[str, typer.Option(help="The file format: json.")] = "json",
+        "--output", "-o", help="The file to write (default: named after the title, here).")
+    ] = None,
+    format: Annotated[str, typer.Option(help="The file format (json: a Salon chat file).")
+                      ] = "json",
 ) -> None:
-    """Export one conversation as a Salon chat file (JSON, with its files embedded)."""
+    """Export one conversation as a file (json: Salon's chat file, with its files)."""
     try:
         exporting.check_export_format(format)
     except SalonError as exc:
         fail(exc.detail, exit_code=EXIT_USAGE)
     settings = load_settings()
-    name, body = run(_export(settings, email=user, chat_id=chat_id), settings=settings)
-    target = output or Path(name)
+    exported = run(_export(settings, email=user, chat_id=chat_id, fmt=format),
+                   settings=settings)
+    target = output or Path(exported.name)
     try:
-        target.write_bytes(body)
+        target.write_bytes(exported.body)
     except OSError as exc:
         fail(f"cannot write {target}: {exc.strerror or exc}")
-    typer.echo(f"Wrote {target} ({len(body):,} bytes).")
+    typer.echo(f"Wrote {target} ({len(exported.body):,} bytes).")
 
 
 async def _import(settings: Settings, *, email: str, payload: object) -> importing.ImportReport:

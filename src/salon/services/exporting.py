@@ -4,10 +4,12 @@ JSON). Anyone else's conversation is "not found"."""
 from __future__ import annotations
 
 import asyncio
+import json
+from dataclasses import dataclass
 from typing import Any
 
 from salon.domain import salon_json
-from salon.domain.conversations import Conversation
+from salon.domain.conversations import Conversation, slugify
 from salon.domain.errors import InvalidInput
 from salon.domain.users import User
 from salon.services.context import AppContext
@@ -39,3 +41,21 @@ async def export_conversation(
     bodies = await asyncio.to_thread(lambda: [ctx.blobs.get(r["sha256"]) for r in present])
     files = list(zip(present, bodies, strict=True))
     return conv, salon_json.to_document(conv, messages, files, now=ctx.now())
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A finished export: the download name, its media type and its bytes."""
+
+    name: str
+    media_type: str
+    body: bytes
+
+
+async def export_file(ctx: AppContext, user: User, chat_id: str, fmt: str) -> ExportFile:
+    """The user's conversation in ``fmt`` (see ``EXPORT_FORMATS``)."""
+    check_export_format(fmt)
+    conv, document = await export_conversation(ctx, user, chat_id)
+    stem = slugify(conv.title) or "chat"
+    body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    return ExportFile(name=f"{stem}.salon.json", media_type="application/json", body=body)

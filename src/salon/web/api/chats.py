@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from salon.domain.conversations import Conversation, Message, slugify
-from salon.domain.errors import InvalidInput
+from salon.domain.conversations import Conversation, Message
 from salon.services import conversations as conv_service
-from salon.services import exporting, importing
+from salon.services import exporting
 from salon.web.deps import Ctx, CurrentUser
 from salon.web.downloads import DOWNLOAD_HEADERS, content_disposition
 
@@ -77,26 +75,6 @@ async def list_chats(
     ]
 
 
-@router.post("/import")
-async def import_chats(request: Request, user: CurrentUser, ctx: Ctx) -> Any:
-    """Import Salon conversation files (the JSON that ``/export?format=json`` gives): one file,
-    or a list of them. Each conversation is imported on its own: the answer lists what was
-    ``imported`` (with the new ``chat_id``), ``skipped`` (already imported from the same
-    file) and ``failed`` (its ``index`` and ``reason``). A single file that is not valid is
-    a 422 saying what is wrong."""
-    payload = _json_body(await request.body())
-    report = await importing.import_documents(ctx, user, payload)
-    return report.as_json()
-
-
-def _json_body(body: bytes) -> object:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        raise InvalidInput("The body is not valid JSON (or nests too deeply).",
-                           code="INVALID_JSON") from None
-
-
 @router.get("/{chat_id}/export")
 async def export_chat(
     chat_id: str, user: CurrentUser, ctx: Ctx,
@@ -105,12 +83,9 @@ async def export_chat(
     """Download the conversation as a file. ``format=json``: Salon's own conversation file
     (every message part, times, models, usage, the recipe, files embedded), which
     ``POST /api/v1/chats/import`` reads back."""
-    exporting.check_export_format(format)
-    conv, document = await exporting.export_conversation(ctx, user, chat_id)
-    body = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
-    name = f"{slugify(conv.title) or 'chat'}.salon.json"
-    return Response(body, media_type="application/json", headers={
-        "Content-Disposition": content_disposition(name, inline=False),
+    exported = await exporting.export_file(ctx, user, chat_id, format)
+    return Response(exported.body, media_type=exported.media_type, headers={
+        "Content-Disposition": content_disposition(exported.name, inline=False),
         **DOWNLOAD_HEADERS, "Cache-Control": "no-store"})
 
 
