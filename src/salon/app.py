@@ -77,13 +77,23 @@ def create_app(
 
 def _include_routers(app: FastAPI) -> None:
     from salon.web import vendor
-    from salon.web.api import auths, chat, chat_imports, chats, files, share_qr, shares
+    from salon.web.api import (
+        auths,
+        chat,
+        chat_imports,
+        chats,
+        community,
+        files,
+        share_qr,
+        shares,
+    )
     from salon.web.pages import routes as pages
 
     app.include_router(auths.router)
     app.include_router(shares.khoj_router)
     app.include_router(chat.router)
     app.include_router(share_qr.router)
+    app.include_router(community.router)
     app.include_router(shares.router)  # before chats: "/api/v1/chats/shared" is not a chat id
     app.include_router(chat_imports.router)
     app.include_router(chats.router)

@@ -69,6 +69,12 @@ class Settings(BaseSettings):
         default=False,
         validation_alias=AliasChoices("ENABLE_COMMUNITY_SHARING", "SALON_ENABLE_COMMUNITY_SHARING"),
     )
+    # The community hub (another Salon) that "Share to community" publishes to, and an API
+    # token of the hub account the chats are published under.
+    community_url: str = ""
+    community_token: str = ""
+    # Whether this server is a hub: it accepts chats published by other Salons.
+    accept_community_shares: bool = False
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -76,7 +82,16 @@ class Settings(BaseSettings):
             raise ValueError("SALON_SECRET_KEY must be set to a random value in production")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SALON_SECRET_KEY must be at least 32 characters in production")
+        if self.community_url and not self.community_url.startswith(("http://", "https://")):
+            raise ValueError("SALON_COMMUNITY_URL must be the community hub's http:// or "
+                             "https:// address")
         return self
+
+    @property
+    def community_sharing_ready(self) -> bool:
+        """On, with a hub to publish to and a token for it (else the button is not shown)."""
+        return bool(self.enable_community_sharing and self.community_url
+                    and self.community_token)
 
     @property
     def resolved_database_url(self) -> str:

@@ -66,3 +66,10 @@ class RateLimited(SalonError):
 class NotSupported(SalonError):
     code = "NOT_SUPPORTED"
     default_detail = "This is not supported on this server."
+
+
+class Unavailable(SalonError):
+    """Another server Salon depends on (a community hub) did not give a usable answer."""
+
+    code = "UPSTREAM_UNAVAILABLE"
+    default_detail = "A server this needs did not answer."

@@ -25,6 +25,7 @@ STATUS_BY_CLASS: dict[type[errors.SalonError], int] = {
     errors.TooLarge: 413,
     errors.RateLimited: 429,
     errors.NotSupported: 501,
+    errors.Unavailable: 502,
 }
 # Codes whose status differs from their class's (filled in by features as they need it).
 STATUS_BY_CODE: dict[str, int] = {
@@ -45,6 +46,7 @@ HTTP_CODES: dict[int, str] = {
     415: "UNSUPPORTED_MEDIA_TYPE",
     422: "VALIDATION_ERROR",
     429: "RATE_LIMITED",
+    502: "UPSTREAM_UNAVAILABLE",
 }
 
 

@@ -102,6 +102,7 @@ function wire(e) {
     save();
   });
   e.copy.addEventListener("click", copyLink);
+  $("share-community-button")?.addEventListener("click", shareToCommunity);
   e.snapshot.addEventListener("click", () => act("Snapshot updated.", "POST", "", { update_snapshot: true }));
   e.rotate.addEventListener("click", rotate);
   e.restore.addEventListener("click", () => act("Link restored.", "POST", "/restore"));
@@ -182,6 +183,7 @@ function setLoading(e, loading) {
 function resetForm(e) {
   e.form.reset();
   setLoading(e, true);
+  resetCommunity();
   e.title.textContent = "";
   e.state.textContent = "Loading…";
   e.link.hidden = true;
@@ -423,6 +425,43 @@ function showError(message) {
 function hideError() {
   els.error.hidden = true;
   els.error.textContent = "";
+}
+
+// -- community -------------------------------------------------------------------------------
+
+/** Publish a snapshot on the community hub (the section exists only when the server has it). */
+async function shareToCommunity() {
+  const button = $("share-community-button");
+  const result = $("share-community-result");
+  const error = $("share-community-error");
+  const { chatId, generation } = state;
+  button.disabled = true;
+  error.hidden = true;
+  result.hidden = true;
+  button.textContent = "Publishing…";
+  try {
+    const body = await (await request(url(chatId, "/community"), { method: "POST" })).json();
+    if (generation !== state.generation) return;
+    const link = $("share-community-link");
+    link.href = body.url;
+    link.textContent = body.url;
+    result.hidden = false;
+  } catch (failure) {
+    if (generation !== state.generation) return;
+    error.textContent = failure.message;
+    error.hidden = false;
+  } finally {
+    button.disabled = false;
+    button.textContent = "Share to community";
+  }
+}
+
+/** A new chat in the dialog: no community result from the previous one. */
+function resetCommunity() {
+  for (const id of ["share-community-result", "share-community-error"]) {
+    const node = $(id);
+    if (node) node.hidden = true;
+  }
 }
 
 // -- the link: copy and QR code --------------------------------------------------------------
