@@ -80,6 +80,7 @@ def _include_routers(app: FastAPI) -> None:
     from salon.web.api import (
         auths,
         chat,
+        chat_archive,
         chat_imports,
         chats,
         community,
@@ -95,6 +96,7 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(share_qr.router)
     app.include_router(community.router)
     app.include_router(shares.router)  # before chats: "/api/v1/chats/shared" is not a chat id
+    app.include_router(chat_archive.router)  # before chats: "all" is not a chat id
     app.include_router(chat_imports.router)
     app.include_router(chats.router)
     app.include_router(files.router)

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Coroutine
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, TypeVar
+from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
 
 import sqlalchemy as sa
 import typer
@@ -22,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.util.exc import CommandError
 from pydantic import AliasChoices, ValidationError
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -33,7 +34,7 @@ from salon.domain.errors import NotFound, SalonError
 from salon.domain.users import User
 from salon.llm import create_provider
 from salon.llm.unconfigured import UnconfiguredProvider
-from salon.services import auth, exporting, importing
+from salon.services import archive, auth, exporting, importing
 from salon.services.context import AppContext, password_hasher, utc_now
 from salon.store import users as user_repo
 from salon.store.blobs import BlobStore
@@ -400,22 +401,64 @@ async def _export(settings: Settings, *, email: str, chat_id: str,
         await ctx.engine.dispose()
 
 
+async def _export_all(settings: Settings, *, email: str, fmt: str, out: BinaryIO) -> int:
+    """Write every conversation of the account as a ZIP into ``out``, with a progress bar on
+    a terminal; returns the ZIP's size."""
+    ctx = await _open_context(settings)
+    try:
+        user = await _account(ctx, email)
+        ids = await archive.chat_ids(ctx, user)
+        with Progress(transient=True, console=Console(stderr=True),
+                      disable=not sys.stderr.isatty()) as bar:
+            task = bar.add_task("Exporting", total=len(ids))
+            size = 0
+            async for chunk in archive.export_archive(
+                    ctx, user, fmt, ids=ids,
+                    progress=lambda done, _: bar.update(task, completed=done)):
+                out.write(chunk)
+                size += len(chunk)
+        return size
+    finally:
+        await ctx.engine.dispose()
+
+
 @app.command("export")
 def export(
-    chat_id: Annotated[str, typer.Argument(help="The conversation's id (as in /c/{id}).")],
     user: Annotated[str, typer.Option("--user", help="The owner's email address.")],
+    chat_id: Annotated[str | None, typer.Argument(
+        help="The conversation's id (as in /c/{id}); leave out with --all.")] = None,
+    all_chats: Annotated[bool, typer.Option(
+        "--all", help="Every conversation of the account, as one ZIP.")] = False,
     output: Annotated[Path | None, typer.Option(
-        "--output", "-o", help="The file to write (default: named after the title, here).")
-    ] = None,
+        "--output", "-o", help="The file to write (default: named after the title, or "
+        "salon-chats-<date>.zip with --all, here).")] = None,
     format: Annotated[str, typer.Option(help="The file format (json: a Salon chat file).")
                       ] = "json",
 ) -> None:
-    """Export one conversation as a file (json: Salon's chat file, with its files)."""
+    """Export one conversation, or all of them (--all) as a ZIP."""
+    if (chat_id is None) == (not all_chats):
+        fail("Name one conversation (CHAT_ID) or use --all.", exit_code=EXIT_USAGE)
     try:
         exporting.check_export_format(format)
     except SalonError as exc:
         fail(exc.detail, exit_code=EXIT_USAGE)
     settings = load_settings()
+    if all_chats:
+        target = output or Path(archive.archive_name(utc_now()))
+        try:
+            out = target.open("wb")
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror or exc}")
+        try:
+            with out:
+                size = run(_export_all(settings, email=user, fmt=format, out=out),
+                           settings=settings)
+        except BaseException:
+            target.unlink(missing_ok=True)  # no half-written archive left behind
+            raise
+        typer.echo(f"Wrote {target} ({size:,} bytes).")
+        return
+    assert chat_id is not None
     exported = run(_export(settings, email=user, chat_id=chat_id, fmt=format),
                    settings=settings)
     target = output or Path(exported.name)
