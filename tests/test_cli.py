@@ -182,8 +182,8 @@ def test_import_reports_broken_conversations_and_exits_1(data_dir: Path, tmp_pat
      "Salon imports its own conversation files"),
     (["import", "{missing}", "--user", "ada@example.com"], None, 1, "cannot read"),
     (["export", "no-such-chat", "--user", "ada@example.com"], None, 1, "not found"),
-    (["export", "any", "--user", "ada@example.com", "--format", "csv"], None, 2,
-     "not supported yet"),
+    (["export", "any", "--user", "ada@example.com", "--format", "docx"], None, 2,
+     "Unknown export format"),
 ])
 def test_export_and_import_mistakes_are_one_clear_line(
     data_dir: Path, tmp_path: Path, args: list[str], content: object, code: int, says: str

@@ -125,8 +125,8 @@ async def test_nobody_exports_anyone_elses_chat(alice: UserClient, bob: UserClie
     assert r.status_code == 401
 
 
-@pytest.mark.parametrize(("fmt", "words"), [("csv", "not supported yet"),
-                                            ("docx", "Unknown export format")])
+@pytest.mark.parametrize(("fmt", "words"), [("docx", "Unknown export format"),
+                                            ("CSV", "use one of json, csv")])
 async def test_other_formats_say_so(alice: UserClient, fmt: str, words: str) -> None:
     chat_id = await alice.new_conversation("hi")
     r = await export(alice, chat_id, format=fmt)
