@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     # token of the hub account the chats are published under.
     community_url: str = ""
     community_token: str = ""
+    # Open live-update streams (``/s/{id}/events``) allowed per share and per client address.
+    live_streams_per_share: int = Field(default=1000, ge=1)
+    live_streams_per_client: int = Field(default=8, ge=1)
     # Whether this server is a hub: it accepts chats published by other Salons.
     accept_community_shares: bool = False
 

@@ -257,6 +257,7 @@ async def delete_user(ctx: AppContext, actor: User, user_id: str) -> None:
             raise NotFound("No such user.", code="USER_NOT_FOUND")
         hashes = await repo.user_blob_hashes(conn, user_id)
         await repo.delete_user(conn, user_id)
+    ctx.live.broadcast("access", {})  # live viewers of that user's shares are cut off
     await file_service.forget_unused_blobs(ctx, hashes)
 
 
@@ -315,6 +316,7 @@ async def update_user_access(
             # The spec: losing the public permission makes every public share logged-in-only
             # at once; the links stay active.
             await share_repo.make_private(conn, user_ids=[user.id], now=ctx.now())
+    ctx.live.broadcast("access", {})  # sharing rights may have changed: viewers check again
     return user
 
 

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -120,10 +120,13 @@ async def start_turn(ctx: AppContext, user: User, req: ChatRequest) -> Turn:
     bodies = [image.data for image in images] + [content.encode() for _, content in req.files]
     new_blobs = {sha for sha in map(_sha256, bodies) if not ctx.blobs.exists(sha)}
     try:
-        return await _store_question(ctx, user, req, images)
+        turn = await _store_question(ctx, user, req, images)
     except BaseException:
         await file_service.forget_unused_blobs(ctx, new_blobs)
         raise
+    ctx.live.publish(turn.conversation.id, "turn", {"seq": turn.question.seq,
+                                                    "title": turn.conversation.title})
+    return turn
 
 
 def _sha256(data: bytes) -> str:
@@ -183,6 +186,7 @@ async def _conversation_for(
             await repo.update_conversation(conn, conv.id, user_id=user.id, title=title,
                                            slug=slugify(title))
             await share_repo.follow_title(conn, conv.id, title)
+            return replace(conv, title=title, slug=slugify(title))
         return conv
     title = clean_title(req.title) if req.title else title_from_query(req.q)
     conv = Conversation(
@@ -210,6 +214,9 @@ async def stream_answer(
             yield Event("message", answer.text)
         else:
             async for event in _generate(ctx, turn, answer):
+                if event.type == "message":  # live viewers see the answer as it is written
+                    ctx.live.publish(conv.id, "token", {"turn_id": turn.turn_id,
+                                                        "text": event.data})
                 yield event
         yield Event("end_llm_response", None)
         yield Event("usage", answer.usage_json())
@@ -296,6 +303,8 @@ async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer
         await repo.update_conversation(conn, turn.conversation.id, user_id=user.id,
                                        updated_at=now, recipe=recipe)
     answer.stored = True
+    ctx.live.publish(turn.conversation.id, "turn", {"seq": message.seq,
+                                                    "title": turn.conversation.title})
 
 
 async def _prompt(ctx: AppContext, turn: Turn) -> list[ChatMessage]:

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from salon.config import Settings
 from salon.llm.base import Provider
+from salon.services.live import LiveHub, StreamLimits
 from salon.services.ratelimit import RateLimiter
 from salon.services.view_batch import ViewBatch
 from salon.store.blobs import BlobStore
@@ -66,6 +67,9 @@ class AppContext:
     # The rendered share page an anonymous viewer gets for a snapshot (bytes with a nonce
     # placeholder), keyed by share, link, content version and whether cloning is offered.
     share_page_cache: LruCache = field(default_factory=lambda: LruCache(max_items=64))
+    # Live updates of conversations to the viewers of their live shares (services.live).
+    live: LiveHub = field(default_factory=LiveHub)
+    live_streams: StreamLimits = field(default_factory=StreamLimits)
     # Views of shares without a view limit, written in batches (services.view_batch).
     view_batch: ViewBatch = field(init=False)
     # The hot path's one-row share reads, outside SQLAlchemy (store.db.create_row_reader).

@@ -126,6 +126,7 @@ async def rename_conversation(
         await share_repo.follow_title(conn, conversation_id, clean)
         conv = await repo.get_conversation(conn, conversation_id, user_id=user.id)
     assert conv is not None
+    ctx.live.publish(conversation_id, "title", {"title": clean})
     return conv
 
 
@@ -135,6 +136,7 @@ async def delete_conversation(ctx: AppContext, user: User, conversation_id: str)
         hashes = await repo.conversation_blob_hashes(conn, conversation_id)
         if not await repo.delete_conversation(conn, conversation_id, user_id=user.id):
             raise conversation_not_found()
+    ctx.live.publish(conversation_id, "access", {})  # its share went with it
     await file_service.forget_unused_blobs(ctx, hashes)
 
 

@@ -201,6 +201,26 @@ async def preview_title(ctx: AppContext, link: str) -> str | None:
     return (await _content(ctx, access.share))[0]
 
 
+async def watch_access(
+    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None
+) -> Admission:
+    """May this viewer watch the live share now? The page's decision, without spending a
+    view (events are not views); a snapshot has nothing to watch (404 SHARE_NOT_LIVE)."""
+    access, decision = await _decide(ctx, link, viewer=viewer, unlock=unlock)
+    if not access.share.live:
+        raise NotFound("This shared chat is a snapshot: it does not change.",
+                       code="SHARE_NOT_LIVE")
+    return Admission(access=access, share=access.share, is_owner=decision.is_owner)
+
+
+async def live_messages(
+    ctx: AppContext, admission: Admission, *, viewer: User | None
+) -> SharedView:
+    """What a watcher of a live share sees now (no view spent)."""
+    return await _view(ctx, admission.access, admission.share, viewer=viewer,
+                       is_owner=admission.is_owner)
+
+
 def clone_offered_after_login(share: Share, *, now: datetime) -> bool:
     """Whether an anonymous viewer is offered "Clone chat" (it sends them to log in first):
     cloning allowed, under its limit, and the link active."""
@@ -218,6 +238,8 @@ async def _spend_view(ctx: AppContext, share: Share) -> Share:
         views = await repo.count_view(conn, share.id, now=ctx.now())
     if views is None:  # the last view went to someone else a moment ago, or it just ended
         raise Gone(rules.EXPIRED_DETAIL, code="SHARE_LINK_EXPIRED")
+    if views >= share.max_views:  # the link just ended: its live viewers are told
+        ctx.live.publish(share.conversation_id, "access", {})
     return replace(share, views=views)
 
 

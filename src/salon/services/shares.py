@@ -56,6 +56,15 @@ def share_not_shared() -> NotFound:
     return NotFound("This chat is not shared.", code="SHARE_NOT_FOUND")
 
 
+def tell_watchers(ctx: AppContext, chat_id: str | None = None) -> None:
+    """After a change to who may see a share: its live viewers (all of them without
+    ``chat_id``) check their access again, and are cut off at once if it ended."""
+    if chat_id is None:
+        ctx.live.broadcast("access", {})
+    else:
+        ctx.live.publish(chat_id, "access", {})
+
+
 async def is_sharing_enabled(ctx: AppContext) -> bool:
     async with ctx.engine.connect() as conn:
         return await repo.get_config(conn, repo.SHARING_ENABLED_KEY) is not False
@@ -67,6 +76,7 @@ async def set_sharing_enabled(ctx: AppContext, actor: User, enabled: bool) -> No
     auth.require_admin(actor)
     async with transaction(ctx.engine) as conn:
         await repo.set_config(conn, repo.SHARING_ENABLED_KEY, enabled)
+    tell_watchers(ctx)
 
 
 async def require_can_share(ctx: AppContext, user: User) -> dict[str, bool]:
@@ -114,7 +124,9 @@ async def save_share(
             await _check_checkpoint(conn, conv, str(changes["upto_message_id"]))
     values = _option_values(existing, changes, now=now, public_allowed=perms["sharing_public_chat"])
     values.update(await _password_values(ctx, user, existing, changes))
-    return await _write_share(ctx, conv, existing, values, changes=changes, now=now)
+    share = await _write_share(ctx, conv, existing, values, changes=changes, now=now)
+    tell_watchers(ctx, chat_id)
+    return share
 
 
 async def _check_checkpoint(conn: AsyncConnection, conv: Conversation, message_id: str) -> None:
@@ -311,6 +323,7 @@ async def _change_own_share(
             await repo.update_share(conn, share.id, updated_at=now, **values)
         updated = await repo.get_share(conn, share.id)
     assert updated is not None
+    tell_watchers(ctx, chat_id)
     return updated
 
 
@@ -369,10 +382,14 @@ async def bulk_action(
     if len(chat_ids) > BULK_MAX_IDS:
         raise InvalidInput(f"At most {BULK_MAX_IDS} chats at once.", field="chat_ids")
     async with transaction(ctx.engine) as conn:
-        if action == "revoke":
-            return await repo.revoke_shares(conn, user_id=user.id, now=ctx.now(),
-                                            chat_ids=chat_ids)
-        return await repo.reset_stats(conn, user_id=user.id, now=ctx.now(), chat_ids=chat_ids)
+        if action == "reset_stats":
+            return await repo.reset_stats(conn, user_id=user.id, now=ctx.now(),
+                                          chat_ids=chat_ids)
+        changed = await repo.revoke_shares(conn, user_id=user.id, now=ctx.now(),
+                                           chat_ids=chat_ids)
+    for chat_id in chat_ids:
+        tell_watchers(ctx, chat_id)
+    return changed
 
 
 def check_confirmation(action: str, confirm: object) -> None:
@@ -385,7 +402,9 @@ def check_confirmation(action: str, confirm: object) -> None:
 async def revoke_all(ctx: AppContext, user: User, *, confirm: object) -> int:
     check_confirmation("revoke_all", confirm)
     async with transaction(ctx.engine) as conn:
-        return await repo.revoke_shares(conn, user_id=user.id, now=ctx.now())
+        changed = await repo.revoke_shares(conn, user_id=user.id, now=ctx.now())
+    tell_watchers(ctx)
+    return changed
 
 
 async def reset_all_stats(ctx: AppContext, user: User, *, confirm: object) -> int:
@@ -399,7 +418,7 @@ async def clear_revoked(ctx: AppContext, user: User, *, confirm: object) -> int:
     """Delete every revoked share (their links answer NOT_FOUND; the chats become unshared)."""
     check_confirmation("clear_revoked", confirm)
     async with transaction(ctx.engine) as conn:
-        return await repo.delete_revoked(conn, user_id=user.id)
+        return await repo.delete_revoked(conn, user_id=user.id)  # streams closed at revoking
 
 
 # --- permissions -----------------------------------------------------------------------------
@@ -413,7 +432,9 @@ async def enforce_public_permission(ctx: AppContext) -> int:
         barred = [uid for uid, overrides in owners
                   if not overrides.get("sharing_public_chat",
                                        defaults["sharing_public_chat"])]
-        return await repo.make_private(conn, user_ids=barred, now=ctx.now())
+        changed = await repo.make_private(conn, user_ids=barred, now=ctx.now())
+    tell_watchers(ctx)
+    return changed
 
 
 # --- Khoj's shapes -----------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from salon.render.parts import human_size
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.services.share_viewing import Admission, SharedView
+from salon.web.api.shares import unlock_from
 from salon.web.deps import Ctx, OptionalPrincipal, check_same_origin, client_key
 from salon.web.errors import status_for
 from salon.web.pages.access import FormText, form_principal
@@ -68,10 +69,6 @@ def is_preview(request: Request) -> bool:
     if "prefetch" in purpose or "prerender" in purpose:
         return True
     return bool(PREVIEW_AGENTS.search(request.headers.get("user-agent", "")))
-
-
-def unlock_from(request: Request, link: str) -> str | None:
-    return request.cookies.get(viewing.unlock_cookie_name(link))
 
 
 def share_path(link: str) -> str:
@@ -146,6 +143,7 @@ def page_context(view: SharedView, *, clone: str | None, clone_refused: bool) ->
         "link": link, "path": share_path(link), "live": view.share.live,
         "created_at": view.created_at, "owner_name": view.owner_name,
         "messages": message_rows(link, view.messages), "files": file_rows(view),
+        "message_count": len(view.messages),
         "zip_url": f"/api/v1/chats/share/{quote(link, safe='')}/files.zip",
         "recipe": recipe_rows(view), "clone": clone, "clone_refused": clone_refused,
         "login_to_clone": login_to(link, clone=True),

@@ -1,0 +1,171 @@
+"""Live updates for live shares: what happens to a conversation, told to whoever watches it.
+
+Publishers (the chat service, the share and conversation services) call ``publish`` without
+waiting: it never blocks the owner's chat. Each conversation being watched has a channel with
+a short replay buffer, so a viewer that reconnects with ``Last-Event-ID`` gets what it missed
+and nothing twice. Each watcher has a bounded queue; one that falls too far behind is told to
+reload rather than buffered without end.
+
+Event kinds:
+- ``turn``: a message was stored (``seq``): viewers fetch the new messages.
+- ``token``: a piece of the answer being written (``turn_id``, ``text``).
+- ``title``: the conversation was renamed (``title``).
+- ``access``: something about who may watch changed (a share was revoked, rotated, made
+  private, re-passworded, the conversation deleted, sharing switched off): every watcher
+  checks its access again. Published to every channel (``broadcast``) when it is not about one
+  conversation.
+
+Event ids are ``<epoch>-<n>``: ``epoch`` is random per channel, so an id from before a restart
+(or from another process) is recognised as unknown and the viewer reloads.
+
+This is the in-process hub: one worker. With several workers the same interface is served
+through Redis (a later part of this feature).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections import Counter, deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from salon.domain.errors import RateLimited
+
+REPLAY_EVENTS = 2_000  # per conversation, for reconnecting viewers
+QUEUE_EVENTS = 1_000  # per watcher: further behind than this, it is told to reload
+KEEP_IDLE_SECONDS = 120.0  # a channel outlives its last watcher this long (reconnects)
+
+
+@dataclass(frozen=True)
+class LiveEvent:
+    id: str
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(eq=False)
+class Watcher:
+    """One open stream: its queue of events, and whether it fell behind."""
+
+    queue: asyncio.Queue[LiveEvent] = field(
+        default_factory=lambda: asyncio.Queue(maxsize=QUEUE_EVENTS))
+    lagging: bool = False
+
+    def offer(self, event: LiveEvent) -> None:
+        if self.lagging:
+            return
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.lagging = True
+
+
+@dataclass(eq=False)
+class _Channel:
+    epoch: str = field(default_factory=lambda: secrets.token_hex(4))
+    counter: int = 0
+    recent: deque[LiveEvent] = field(default_factory=lambda: deque(maxlen=REPLAY_EVENTS))
+    watchers: set[Watcher] = field(default_factory=set)
+    idle_since: float | None = None
+
+
+@dataclass
+class Subscription:
+    watcher: Watcher
+    backlog: list[LiveEvent]
+    # The Last-Event-ID given is not in the replay buffer: the viewer must reload.
+    gap: bool
+
+
+class LiveHub:
+    def __init__(self) -> None:
+        self._channels: dict[str, _Channel] = {}
+        self._swept = time.monotonic()
+
+    def publish(self, conversation_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Tell the conversation's watchers (a no-op when nobody watched it lately)."""
+        self._sweep()
+        channel = self._channels.get(conversation_id)
+        if channel is None:
+            return
+        channel.counter += 1
+        event = LiveEvent(id=f"{channel.epoch}-{channel.counter}", kind=kind, data=data)
+        channel.recent.append(event)
+        for watcher in channel.watchers:
+            watcher.offer(event)
+
+    def broadcast(self, kind: str, data: dict[str, Any]) -> None:
+        for conversation_id in list(self._channels):
+            self.publish(conversation_id, kind, data)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, conversation_id: str, *, last_event_id: str | None = None
+    ) -> AsyncIterator[Subscription]:
+        self._sweep()
+        channel = self._channels.setdefault(conversation_id, _Channel())
+        watcher = Watcher()
+        backlog, gap = _missed(channel, last_event_id)
+        channel.watchers.add(watcher)
+        channel.idle_since = None
+        try:
+            yield Subscription(watcher=watcher, backlog=backlog, gap=gap)
+        finally:
+            channel.watchers.discard(watcher)
+            if not channel.watchers:
+                channel.idle_since = time.monotonic()
+
+    def _sweep(self) -> None:
+        """Forget channels nobody has watched for a while (at most every few seconds)."""
+        now = time.monotonic()
+        if now - self._swept < 5.0:
+            return
+        self._swept = now
+        for key, channel in list(self._channels.items()):
+            if channel.idle_since is not None and now - channel.idle_since > KEEP_IDLE_SECONDS:
+                del self._channels[key]
+
+    def watching(self, conversation_id: str) -> int:
+        channel = self._channels.get(conversation_id)
+        return len(channel.watchers) if channel else 0
+
+
+class StreamLimits:
+    """Open streams per share and per client in this process, against their limits."""
+
+    def __init__(self) -> None:
+        self.by_share: Counter[str] = Counter()
+        self.by_client: Counter[str] = Counter()
+
+    def open(self, share_pk: str, client: str, *, per_share: int, per_client: int) -> None:
+        """Count one more stream, or raise RateLimited when a limit is reached."""
+        if self.by_share[share_pk] >= per_share or self.by_client[client] >= per_client:
+            raise RateLimited("Too many live viewers on this link right now; reload the page "
+                              "later to see new messages.", retry_after=30)
+        self.by_share[share_pk] += 1
+        self.by_client[client] += 1
+
+    def close(self, share_pk: str, client: str) -> None:
+        for counter, key in ((self.by_share, share_pk), (self.by_client, client)):
+            counter[key] -= 1
+            if counter[key] <= 0:
+                del counter[key]
+
+
+def _missed(channel: _Channel, last_event_id: str | None) -> tuple[list[LiveEvent], bool]:
+    """The events after ``last_event_id`` (all is well when there is none)."""
+    if not last_event_id:
+        return [], False
+    epoch, _, number = last_event_id.partition("-")
+    if epoch != channel.epoch or not number.isdigit():
+        return [], True
+    seen = int(number)
+    if seen > channel.counter:
+        return [], True
+    missed = [e for e in channel.recent if int(e.id.rpartition("-")[2]) > seen]
+    oldest_kept = channel.counter - len(channel.recent)
+    return missed, seen < oldest_kept

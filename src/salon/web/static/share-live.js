@@ -1,0 +1,124 @@
+// A live share's page follows the conversation (server-sent events from /s/{id}/events):
+// - an answer being written appears word by word (as plain text);
+// - when a message is stored, the page fetches it rendered (/s/{id}/messages?after=N) and
+//   replaces the words with it; the files list and the title follow too;
+// - when the link ends (revoked, expired, rotated, made private, new password, deleted) the
+//   stream says why and the page shows it; a viewer who fell behind is asked to reload.
+// The browser reconnects by itself after a network hiccup, sending the last event's id, so
+// nothing is missed or shown twice. Nothing from the server goes into HTML except the
+// fragments our own templates rendered; words and notices are set as text.
+
+const main = document.getElementById("main");
+const messages = document.getElementById("messages");
+const filesArea = document.getElementById("share-files-area");
+const notice = document.getElementById("live-notice");
+const title = document.querySelector(".share-title");
+const link = main.dataset.link;
+const base = `/s/${encodeURIComponent(link)}`;
+
+let count = Number(messages.dataset.count) || 0;
+let fetching = null;
+let again = false;
+let streaming = null; // the article showing the answer being written
+
+function say(text, { error = false } = {}) {
+  notice.textContent = text;
+  notice.classList.toggle("share-live-error", error);
+  notice.hidden = false;
+}
+
+function setTitle(text) {
+  if (typeof text !== "string" || !text) return;
+  title.textContent = text;
+}
+
+/** Show a piece of the answer being written (plain text, never HTML). */
+function addToken(data) {
+  if (typeof data.text !== "string") return;
+  if (!streaming || streaming.dataset.turn !== data.turn_id) {
+    streaming?.remove();
+    streaming = document.createElement("article");
+    streaming.className = "message message-assistant message-streaming";
+    streaming.dataset.turn = data.turn_id;
+    const body = document.createElement("div");
+    body.className = "message-body";
+    const text = document.createElement("div");
+    text.className = "part part-text streaming-text";
+    body.append(text);
+    streaming.append(body);
+    messages.querySelector(".share-empty")?.remove();
+    messages.append(streaming);
+  }
+  streaming.querySelector(".streaming-text").textContent += data.text;
+}
+
+/** Fetch the messages stored since the last fetch (one fetch at a time; repeat if asked). */
+async function refresh() {
+  if (fetching) {
+    again = true;
+    return fetching;
+  }
+  fetching = (async () => {
+    do {
+      again = false;
+      const response = await fetch(`${base}/messages?after=${count}`, {
+        credentials: "same-origin", headers: { Accept: "application/json" },
+      });
+      if (!response.ok) return;
+      const body = await response.json();
+      const fresh = new DOMParser().parseFromString(body.messages, "text/html").body;
+      if (fresh.children.length) {
+        streaming?.remove();
+        streaming = null;
+        messages.querySelector(".share-empty")?.remove();
+        messages.append(...[...fresh.children].map((node) => document.importNode(node, true)));
+      }
+      count = body.count;
+      messages.dataset.count = String(count);
+      const files = new DOMParser().parseFromString(body.files, "text/html").body;
+      filesArea.replaceChildren(...[...files.childNodes].map((node) => document.importNode(node, true)));
+      setTitle(body.title);
+    } while (again);
+  })();
+  try {
+    await fetching;
+  } finally {
+    fetching = null;
+  }
+}
+
+function listen() {
+  const source = new EventSource(`${base}/events`);
+  const data = (event) => {
+    try {
+      return JSON.parse(event.data);
+    } catch {
+      return {};
+    }
+  };
+  source.addEventListener("token", (event) => addToken(data(event)));
+  source.addEventListener("turn", (event) => {
+    setTitle(data(event).title);
+    refresh();
+  });
+  source.addEventListener("title", (event) => setTitle(data(event).title));
+  source.addEventListener("closed", (event) => {
+    source.close();
+    const { detail } = data(event);
+    main.classList.add("share-closed");
+    say(detail || "This shared chat is no longer available.", { error: true });
+  });
+  source.addEventListener("reload", (event) => {
+    source.close();
+    say(data(event).detail || "Reload the page to see the latest messages.");
+  });
+  source.addEventListener("error", () => {
+    // Closed for good (the server refused the stream): the page stays as it is.
+    if (source.readyState === EventSource.CLOSED) {
+      say("Live updates stopped: reload the page to see new messages.");
+    }
+  });
+  main.dataset.listening = "true";
+}
+
+listen();

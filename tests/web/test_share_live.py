@@ -1,0 +1,271 @@
+"""Live shares over real HTTP (Salon under uvicorn): ``/s/{id}/events`` streams new turns and
+the answer as it is written, replays what a reconnecting viewer missed, closes with the right
+code when access ends, spends no views, and keeps to its limits; ``/s/{id}/messages`` gives the
+rendered messages."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from salon.config import Settings
+from salon.domain import shares as rules
+from tests.web.test_live_server import serve, sign_up
+
+WAIT = 10.0
+
+
+@dataclass
+class SseEvent:
+    id: str | None
+    kind: str
+    data: dict[str, Any]
+
+
+class Stream:
+    """An open ``/events`` response, read event by event."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self._lines = response.aiter_lines()
+
+    async def next(self) -> SseEvent | None:
+        """The next event (comments and retry lines skipped); None when the stream ended."""
+        event_id, kind, data = None, "message", ""
+        while True:
+            try:
+                line = await asyncio.wait_for(anext(self._lines), WAIT)
+            except StopAsyncIteration:
+                return None
+            if line == "":
+                if data:
+                    return SseEvent(event_id, kind, json.loads(data))
+                continue
+            field, _, value = line.partition(": ")
+            if field == "id":
+                event_id = value
+            elif field == "event":
+                kind = value
+            elif field == "data":
+                data = value
+
+    async def until(self, kind: str) -> list[SseEvent]:
+        """Events up to and including the first of ``kind``."""
+        seen = []
+        while True:
+            event = await self.next()
+            assert event is not None, f"the stream ended before a {kind} event: {seen}"
+            seen.append(event)
+            if event.kind == kind:
+                return seen
+
+
+@pytest.fixture
+def base(settings: Settings) -> Iterator[str]:
+    with serve(settings) as url:
+        yield url
+
+
+@dataclass
+class Owner:
+    http: httpx.AsyncClient
+
+    async def chat(self, q: str, chat_id: str | None = None) -> str:
+        body: dict[str, Any] = {"q": q, "stream": False}
+        if chat_id:
+            body["conversation_id"] = chat_id
+        r = await self.http.post("/api/chat", json=body)
+        assert r.status_code == 200, r.text
+        return str(r.json()["conversationId"])
+
+    async def share(self, chat_id: str, **options: Any) -> dict[str, Any]:
+        r = await self.http.post(f"/api/v1/chats/{chat_id}/share", json=options)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+
+@pytest.fixture
+async def owner(base: str) -> AsyncIterator[Owner]:
+    headers = await sign_up(base)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as http:
+        yield Owner(http)
+
+
+@asynccontextmanager
+async def watching(base: str, link: str, **headers: str) -> AsyncIterator[Stream]:
+    async with httpx.AsyncClient(base_url=base, timeout=30) as http, \
+            http.stream("GET", f"/s/{link}/events", headers=headers) as response:
+        assert response.status_code == 200, await response.aread()
+        assert response.headers["content-type"].startswith("text/event-stream")
+        yield Stream(response)
+
+
+async def live_chat(owner: Owner, **options: Any) -> tuple[str, str]:
+    chat_id = await owner.chat("first question")
+    share = await owner.share(chat_id, live=True, **options)
+    return chat_id, share["share_id"]
+
+
+# --- following the conversation ------------------------------------------------------------------
+
+async def test_new_turns_and_the_answer_arrive_as_they_happen(base: str, owner: Owner) -> None:
+    chat_id, link = await live_chat(owner)
+    async with watching(base, link) as stream:
+        asking = asyncio.create_task(owner.chat("second question", chat_id))
+        question = (await stream.until("turn"))[-1]
+        assert question.data["seq"] == 2 and question.id
+        answer_events = await stream.until("turn")
+        await asyncio.wait_for(asking, WAIT)
+    tokens = "".join(e.data["text"] for e in answer_events if e.kind == "token")
+    assert tokens == "Echo: second question"
+    assert answer_events[-1].data["seq"] == 3
+    assert len({e.id for e in [question, *answer_events]}) == len(answer_events) + 1
+    async with httpx.AsyncClient(base_url=base) as anonymous:
+        r = await anonymous.get(f"/s/{link}/messages", params={"after": 2})
+        assert r.status_code == 200
+        body = r.json()
+        assert body["count"] == 4 and body["title"] == "first question"
+        assert "second question" in body["messages"] and "first question" not in body[
+            "messages"]
+        assert "Echo: second question" in body["messages"]
+        assert r.headers["cache-control"] == "no-store"
+
+
+async def test_events_and_fetches_spend_no_views(base: str, owner: Owner) -> None:
+    chat_id, link = await live_chat(owner)
+    async with httpx.AsyncClient(base_url=base) as anonymous:
+        assert (await anonymous.get(f"/s/{link}")).status_code == 200  # the one view
+    async with watching(base, link) as stream:
+        await owner.chat("more", chat_id)
+        await stream.until("turn")
+        async with httpx.AsyncClient(base_url=base) as anonymous:
+            assert (await anonymous.get(f"/s/{link}/messages")).status_code == 200
+    share = (await owner.http.get(f"/api/v1/chats/{chat_id}/share")).json()
+    assert share["views"] == 1
+
+
+async def test_a_reconnect_with_last_event_id_misses_nothing_and_repeats_nothing(
+    base: str, owner: Owner
+) -> None:
+    chat_id, link = await live_chat(owner)
+    async with watching(base, link) as keeper:  # another viewer stays on throughout
+        async with watching(base, link) as first:
+            await owner.chat("one", chat_id)  # question seq 2, answer seq 3
+            seen = await first.until("turn")  # this viewer leaves after the question
+        last = seen[-1].id
+        assert last is not None and seen[-1].data["seq"] == 2
+        await owner.chat("two", chat_id)  # seq 4 and 5, while the viewer is away
+        while (await keeper.until("turn"))[-1].data["seq"] < 5:
+            pass
+        async with watching(base, link, **{"Last-Event-ID": last}) as again:
+            missed = await again.until("turn")
+            while missed[-1].data["seq"] < 5:
+                missed += await again.until("turn")
+    assert [e.data["seq"] for e in missed if e.kind == "turn"] == [3, 4, 5]
+    answers = "".join(e.data["text"] for e in missed if e.kind == "token")
+    assert answers == "Echo: oneEcho: two"
+    ids = [e.id for e in missed]
+    assert last not in ids and len(set(ids)) == len(ids)
+
+
+async def test_an_unknown_last_event_id_asks_for_a_reload(base: str, owner: Owner) -> None:
+    _, link = await live_chat(owner)
+    async with watching(base, link, **{"Last-Event-ID": "0000-99"}) as stream:
+        event = await stream.next()
+        assert event is not None and event.kind == "reload"
+        assert await stream.next() is None
+
+
+# --- when access ends ----------------------------------------------------------------------------
+
+async def closed_event(stream: Stream) -> SseEvent:
+    event = (await stream.until("closed"))[-1]
+    assert await stream.next() is None  # and the stream ends
+    return event
+
+
+async def test_revoking_closes_open_streams_with_the_spec_words(base: str, owner: Owner) -> None:
+    chat_id, link = await live_chat(owner)
+    async with watching(base, link) as stream:
+        assert (await owner.http.delete(f"/api/v1/chats/{chat_id}/share")).status_code == 200
+        event = await closed_event(stream)
+    assert event.data["code"] == "SHARE_LINK_REVOKED" and event.data["status"] == 410
+    assert event.data["detail"] == rules.REVOKED_DETAIL
+
+
+@pytest.mark.parametrize(("change", "code"), [
+    ({"password": "a new secret"}, "PASSWORD_REQUIRED"),
+    ({"is_public": False}, "LOGIN_REQUIRED"),
+    ({"live": False}, "SHARE_NOT_LIVE"),
+])
+async def test_changing_the_share_closes_streams_with_the_right_code(
+    base: str, owner: Owner, change: dict[str, Any], code: str
+) -> None:
+    chat_id, link = await live_chat(owner)
+    async with watching(base, link) as stream:
+        await owner.share(chat_id, **change)
+        assert (await closed_event(stream)).data["code"] == code
+
+
+async def test_rotating_or_deleting_closes_streams(base: str, owner: Owner) -> None:
+    chat_id, link = await live_chat(owner)
+    async with watching(base, link) as stream:
+        assert (await owner.http.post(f"/api/v1/chats/{chat_id}/share/rotate")).status_code == 200
+        assert (await closed_event(stream)).data["code"] == "SHARE_LINK_NOT_FOUND"
+    chat_id, link = await live_chat(owner)
+    async with watching(base, link) as stream:
+        assert (await owner.http.delete(f"/api/v1/chats/{chat_id}")).status_code == 200
+        assert (await closed_event(stream)).data["code"] == "SHARE_LINK_NOT_FOUND"
+
+
+async def test_expiry_by_time_closes_the_stream(base: str, owner: Owner) -> None:
+    _, link = await live_chat(owner, expires_in=2)
+    async with watching(base, link) as stream:
+        assert (await closed_event(stream)).data["code"] == "SHARE_LINK_EXPIRED"
+
+
+async def test_an_unlocked_viewer_may_watch_a_password_share(base: str, owner: Owner) -> None:
+    _, link = await live_chat(owner, password="open sesame")
+    async with httpx.AsyncClient(base_url=base) as anonymous:
+        r = await anonymous.get(f"/s/{link}/events")
+        assert r.status_code == 401 and r.json()["code"] == "PASSWORD_REQUIRED"
+        r = await anonymous.post(f"/api/v1/chats/share/{link}/verify",
+                                 json={"password": "open sesame"})
+        token = r.json()["token"]
+    async with watching(base, link, **{"X-Share-Unlock": token}):
+        pass
+
+
+# --- refusals at the door ------------------------------------------------------------------------
+
+async def test_snapshots_and_unknown_links_do_not_stream(base: str, owner: Owner) -> None:
+    chat_id = await owner.chat("frozen")
+    link = (await owner.share(chat_id))["share_id"]
+    async with httpx.AsyncClient(base_url=base) as anonymous:
+        r = await anonymous.get(f"/s/{link}/events")
+        assert r.status_code == 404 and r.json()["code"] == "SHARE_NOT_LIVE"
+        r = await anonymous.get("/s/no-such-link/events")
+        assert r.status_code == 404 and r.json()["code"] == "SHARE_LINK_NOT_FOUND"
+        r = await anonymous.get(f"/s/{link}/messages")
+        assert r.status_code == 404 and r.json()["code"] == "SHARE_NOT_LIVE"
+        assert r.headers["x-robots-tag"] == "noindex, nofollow"
+
+
+@pytest.mark.parametrize("settings_overrides", [{"live_streams_per_client": 2}])
+async def test_too_many_streams_from_one_client(base: str, owner: Owner) -> None:
+    _, link = await live_chat(owner)
+    async with watching(base, link), watching(base, link):
+        async with httpx.AsyncClient(base_url=base) as anonymous:
+            r = await anonymous.get(f"/s/{link}/events")
+            assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"
+            assert r.headers["retry-after"] == "30"
+    async with watching(base, link):  # the closed streams were counted down
+        pass
