@@ -8,6 +8,8 @@ import zipfile
 
 import httpx
 
+from salon.services.exporting import EXPORT_FORMATS
+from salon.web.pages.settings import EXPORT_CHOICES
 from tests.factories import UserClient
 
 ARCHIVE = "/api/v1/chats/all/export"
@@ -58,3 +60,12 @@ async def test_the_archive_round_trips_through_import(alice: UserClient, bob: Us
     assert len(r.json()["imported"]) == 2
     titles = sorted(c["title"] for c in (await bob.http.get("/api/v1/chats/")).json())
     assert titles == ["first", "third"]
+
+
+async def test_the_settings_page_offers_every_format(alice: UserClient) -> None:
+    assert {value for value, _ in EXPORT_CHOICES} == set(EXPORT_FORMATS)
+    r = await alice.http.get("/settings", headers={"Accept": "text/html"})
+    assert r.status_code == 200
+    assert 'action="/api/v1/chats/all/export"' in r.text
+    for value, _ in EXPORT_CHOICES:
+        assert f'<option value="{value}">' in r.text

@@ -24,6 +24,10 @@ from salon.web.pages.render import redirect, render
 
 router = APIRouter()
 
+# The "Download all chats" choices, in the order they are offered.
+EXPORT_CHOICES = [("json", "Salon chat files (JSON, with files)"), ("markdown", "Markdown"),
+                  ("html", "Web pages (HTML, open offline)"), ("pdf", "PDF"), ("csv", "CSV"),
+                  ("parquet", "Parquet")]
 REVOKED_NOTICE = "The token was revoked: programs using it can no longer sign in."
 # ``/settings?saved=<card>`` after a successful form post: the notice shown in that card.
 SAVED_NOTICES = {
@@ -45,6 +49,7 @@ async def settings_page(
     """The page, with ``error``/``notice`` shown in ``card`` (profile, password or tokens)
     and ``invalid`` naming the password field the error is about."""
     return render(request, "settings.html", status=status, title="Settings",
+                  export_formats=EXPORT_CHOICES,
                   tokens=await auth.list_api_tokens(ctx, user), created=created, error=error,
                   notice=notice, card=card, invalid=invalid,
                   profile_name=user.name if profile_name is None else profile_name)
