@@ -9,9 +9,10 @@ problems, 1 for everything else.
 from __future__ import annotations
 
 import asyncio
-import json
+import os
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
@@ -22,7 +23,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.util.exc import CommandError
 from pydantic import AliasChoices, ValidationError
 from rich.console import Console
-from rich.progress import Progress
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -469,31 +470,39 @@ def export(
     typer.echo(f"Wrote {target} ({len(exported.body):,} bytes).")
 
 
-async def _import(settings: Settings, *, email: str, payload: object) -> importing.ImportReport:
+PROGRESS_FROM_BYTES = 4 * 1024 * 1024
+
+
+async def _import(settings: Settings, *, email: str, file: BinaryIO,
+                  on_read: Callable[[int], None] | None) -> importing.ImportReport:
     ctx = await _open_context(settings)
     try:
         user = await _account(ctx, email)
-        return await importing.import_documents(ctx, user, payload)
+        return await importing.import_file(ctx, user, file, on_read=on_read)
     finally:
         await ctx.engine.dispose()
 
 
 @app.command("import")
 def import_(
-    file: Annotated[Path, typer.Argument(help="A Salon chat file, or a JSON list of them.")],
+    file: Annotated[Path, typer.Argument(help="A Salon chat file, an Open WebUI chat export "
+                                         "or ChatGPT's conversations.json.")],
     user: Annotated[str, typer.Option("--user", help="The email of the account to import "
                                       "into.")],
 ) -> None:
-    """Import Salon chat files into an account. Each conversation is imported on its own; the
-    exit code is 1 when any of them failed."""
+    """Import conversations into an account: Salon chat files, Open WebUI chat exports,
+    ChatGPT's conversations.json (one conversation or a list). The file is read as a stream,
+    so its size does not matter; each conversation is imported on its own; the exit code is 1
+    when any of them failed."""
     try:
-        payload = json.loads(file.read_bytes())
+        source = file.open("rb")
+        size = os.fstat(source.fileno()).st_size
     except OSError as exc:
         fail(f"cannot read {file}: {exc.strerror or exc}")
-    except (ValueError, RecursionError):
-        fail(f"{file} is not valid JSON.")
     settings = load_settings()
-    report = run(_import(settings, email=user, payload=payload), settings=settings)
+    with source, _import_progress(size) as on_read:
+        report = run(_import(settings, email=user, file=source, on_read=on_read),
+                     settings=settings)
     for entry in report.imported:
         typer.echo(f"Imported #{entry['index']}: {entry['title']} ({entry['chat_id']})")
     for entry in report.skipped:
@@ -504,3 +513,15 @@ def import_(
                f"{len(report.failed)} failed.")
     if report.failed:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@contextmanager
+def _import_progress(size: int) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on stderr, by bytes read, for a big file when stderr is a terminal."""
+    if size < PROGRESS_FROM_BYTES or not sys.stderr.isatty():
+        yield None
+        return
+    columns = (TextColumn("Importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
+        task = progress.add_task("import", total=size)
+        yield lambda done: progress.update(task, completed=done)

@@ -1,28 +1,36 @@
-"""Conversations into Salon: Salon's own JSON file (``domain.salon_json``).
+"""Conversations into Salon: Salon's own JSON file, Open WebUI and ChatGPT exports
+(``domain.imports``), read as a stream.
 
-Import takes one file or a list of them; each conversation is imported in its own transaction,
-so a broken one is reported (with its index and the reason) and the others are imported; one
-already imported from the same file is skipped.
+Import takes one conversation or a list of them; each is imported in its own transaction, so a
+broken one is reported (with its index and the reason) and the others are imported; one
+already imported from the same source object is skipped (its fingerprint is recorded).
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
 
+import ijson
 import sqlalchemy as sa
 
-from salon.domain import salon_json
+from salon.domain import imports, salon_json
 from salon.domain.conversations import Conversation, Message, slugify
 from salon.domain.errors import InvalidInput
+from salon.domain.imports import streaming
 from salon.domain.users import User
 from salon.services.context import AppContext
 from salon.services.files import forget_unused_blobs
 from salon.store import conversations as repo
 from salon.store.db import transaction
+
+MAX_READ_BYTES = 64 * 1024  # the parser's buffer: memory stays flat however large the file
+_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -34,43 +42,180 @@ class ImportReport:
     def as_json(self) -> dict[str, Any]:
         return {"imported": self.imported, "skipped": self.skipped, "failed": self.failed}
 
+    def recognised_any(self) -> bool:
+        """Whether any conversation was one we read (even if it then failed)."""
+        return bool(self.imported or self.skipped or any("source" in f for f in self.failed))
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One conversation of the file: parsed, or the problem with it (``ends``: the file stops
+    being readable here, so nothing follows)."""
+
+    index: int
+    source: imports.Source | None
+    parsed: salon_json.ParsedConversation | None = None
+    problem: InvalidInput | None = None
+    ends: bool = False
+
 
 def documents_in(payload: object) -> tuple[list[object], bool]:
-    """The conversation files in an import body (one, or a list) and whether it was one."""
+    """The conversations in an import body (one, or a list) and whether it was one."""
     if isinstance(payload, list):
-        if not payload:
-            raise InvalidInput("The list of conversations to import is empty.",
-                               code="UNSUPPORTED_IMPORT_FORMAT")
         return payload, False
-    if salon_json.is_document(payload):
+    if imports.source_of(payload) is not None:
         return [payload], True
-    raise InvalidInput(
-        f'Salon imports its own conversation files ("format": "{salon_json.FORMAT}"), one or '
-        "a list of them. Open WebUI and ChatGPT exports are not supported yet.",
-        code="UNSUPPORTED_IMPORT_FORMAT")
+    raise InvalidInput(imports.UNSUPPORTED, code="UNSUPPORTED_IMPORT_FORMAT")
 
 
 async def import_documents(ctx: AppContext, user: User, payload: object) -> ImportReport:
-    """Import every conversation in ``payload``; a single broken file raises InvalidInput,
-    in a list each failure is reported by index."""
+    """Import every conversation in ``payload`` (already parsed JSON); a single broken one
+    raises InvalidInput, in a list each failure is reported by index."""
     documents, single = documents_in(payload)
+    now = ctx.now()
+
+    async def outcomes() -> AsyncIterator[_Outcome]:
+        for index, value in enumerate(documents):
+            yield _examine(index, streaming.TooDeep() if streaming.too_deep(value) else value,
+                           now)
+
+    return await _import_all(ctx, user, outcomes(), single=single)
+
+
+async def import_file(
+    ctx: AppContext, user: User, source: Path | BinaryIO, *,
+    on_read: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Import a JSON file read as a stream: a list of conversations (Salon, Open WebUI or
+    ChatGPT, recognised one by one) or a single one, holding one conversation in memory at a
+    time. ``on_read`` hears the bytes read so far (a progress bar). A file that is not JSON,
+    or holds nothing recognisable, is an InvalidInput and nothing is imported; a file that
+    breaks off after some conversations keeps those and reports where it broke."""
+    if isinstance(source, Path):
+        with source.open("rb") as file:
+            return await import_file(ctx, user, file, on_read=on_read)
+    reader = _Reader(source, on_read)
+    items = await asyncio.to_thread(_open_items, reader)
+    pending = _read_outcomes(items, ctx.now())
+
+    async def outcomes() -> AsyncIterator[_Outcome]:
+        # Parsing runs in a worker thread: a large conversation never stalls other requests.
+        while (outcome := await asyncio.to_thread(next, pending, None)) is not None:
+            yield outcome
+
+    return await _import_all(ctx, user, outcomes(), single=not items.is_list)
+
+
+class _Reader:
+    """The file as the parser reads it: a leading UTF-8 byte order mark dropped (as
+    ``json.loads`` does), each read counted for ``on_read``."""
+
+    def __init__(self, file: BinaryIO, on_read: Callable[[int], None] | None) -> None:
+        self._file, self._on_read, self._total = file, on_read, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._file.read(size)
+        if self._total == 0 and data.startswith(_BOM):
+            data = data[len(_BOM):]
+        self._total += len(data)
+        if self._on_read is not None and data:
+            self._on_read(self._total)
+        return data
+
+
+def _open_items(reader: _Reader) -> streaming.JsonItems:
+    try:
+        return streaming.JsonItems(ijson.basic_parse(reader, use_float=True,
+                                                     buf_size=MAX_READ_BYTES))
+    except ijson.JSONError as exc:
+        raise _not_json(exc) from None
+
+
+def _read_outcomes(items: streaming.JsonItems, now: datetime) -> Iterator[_Outcome]:
+    index = 0
+    try:
+        for value in items:
+            yield _examine(index, value, now)
+            index += 1
+    except ijson.JSONError as exc:
+        yield _Outcome(index=index, source=None, problem=_not_json(exc, index=index), ends=True)
+
+
+def _not_json(exc: Exception, *, index: int = 0) -> InvalidInput:
+    """Says where the JSON breaks, with the parser's first line (``parse error: premature
+    EOF``), never the quoted text around it."""
+    said = exc.args[0] if exc.args else ""
+    if isinstance(said, bytes):
+        said = said.decode("utf-8", "replace")
+    lines = str(said).strip().splitlines()
+    why = lines[0][:200] if lines else "unreadable"
+    if index == 0:
+        return InvalidInput(f"The file is not valid JSON ({why}).", code="INVALID_JSON")
+    return InvalidInput(f"The file is not valid JSON after conversation #{index - 1} ({why}); "
+                        "nothing after that was read.", code="INVALID_JSON")
+
+
+def _examine(index: int, value: object, now: datetime) -> _Outcome:
+    if isinstance(value, streaming.TooDeep):
+        return _Outcome(index=index, source=None,
+                        problem=InvalidInput(value.reason, code="INVALID_JSON"))
+    source = imports.source_of(value)
+    try:
+        parsed = imports.parse_conversation(value, source, now=now)
+    except InvalidInput as exc:
+        return _Outcome(index=index, source=source, problem=exc)
+    return _Outcome(index=index, source=source, parsed=parsed)
+
+
+async def _import_all(
+    ctx: AppContext, user: User, outcomes: AsyncIterator[_Outcome], *, single: bool
+) -> ImportReport:
     report = ImportReport()
-    for index, document in enumerate(documents):
-        try:
-            parsed = salon_json.parse_document(document)
-        except InvalidInput as exc:
+    async for outcome in outcomes:
+        if outcome.problem is not None:
             if single:
-                raise
-            report.failed.append({"index": index, "reason": exc.detail, "code": exc.code})
-            continue
-        existing, conv = await _import_one(ctx, user, parsed)
-        if existing is not None:
-            report.skipped.append({"index": index, "chat_id": existing,
-                                   "reason": "This conversation was already imported."})
-        elif conv is not None:
-            report.imported.append({"index": index, "chat_id": conv.id, "title": conv.title,
-                                    "messages": len(parsed.messages)})
+                raise outcome.problem
+            report.failed.append(_failure(outcome, outcome.problem))
+            if outcome.ends:
+                break
+        elif outcome.parsed is not None:
+            await _store(ctx, user, outcome, outcome.parsed, report)
+    if not single:
+        _refuse_if_unrecognised(report)
     return report
+
+
+def _failure(outcome: _Outcome, problem: InvalidInput) -> dict[str, Any]:
+    entry: dict[str, Any] = {"index": outcome.index, "reason": problem.detail,
+                             "code": problem.code}
+    if outcome.source is not None:
+        entry["source"] = outcome.source
+    return entry
+
+
+def _refuse_if_unrecognised(report: ImportReport) -> None:
+    """A list with no conversation we read is refused as a whole (nothing was imported)."""
+    if report.recognised_any():
+        return
+    if not report.failed:
+        raise InvalidInput("The list of conversations to import is empty.",
+                           code="UNSUPPORTED_IMPORT_FORMAT")
+    broken = next((f for f in report.failed if f["code"] == "INVALID_JSON"), None)
+    if broken is not None:
+        raise InvalidInput(broken["reason"], code="INVALID_JSON")
+    raise InvalidInput(imports.UNSUPPORTED, code="UNSUPPORTED_IMPORT_FORMAT")
+
+
+async def _store(ctx: AppContext, user: User, outcome: _Outcome,
+                 parsed: salon_json.ParsedConversation, report: ImportReport) -> None:
+    existing, conv = await _import_one(ctx, user, parsed)
+    if existing is not None:
+        report.skipped.append({"index": outcome.index, "chat_id": existing,
+                               "reason": "This conversation was already imported."})
+    elif conv is not None:
+        report.imported.append({"index": outcome.index, "chat_id": conv.id,
+                                "title": conv.title, "messages": len(parsed.messages),
+                                "source": outcome.source})
 
 
 async def _import_one(

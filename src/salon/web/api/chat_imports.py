@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import asyncio
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
 
-from salon.domain.errors import InvalidInput
 from salon.services import importing
 from salon.web.deps import Ctx, CurrentUser
 
@@ -16,19 +18,34 @@ router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 
 @router.post("/import")
 async def import_chats(request: Request, user: CurrentUser, ctx: Ctx) -> Any:
-    """Import Salon conversation files (the JSON that ``/export?format=json`` gives): one file,
-    or a list of them. Each conversation is imported on its own: the answer lists what was
-    ``imported`` (with the new ``chat_id``), ``skipped`` (already imported from the same
-    file) and ``failed`` (its ``index`` and ``reason``). A single file that is not valid is
-    a 422 saying what is wrong."""
-    payload = _json_body(await request.body())
-    report = await importing.import_documents(ctx, user, payload)
+    """Import conversations: Salon conversation files (what ``/export?format=json`` gives),
+    an Open WebUI chat export or ChatGPT's ``conversations.json``; one conversation or a list.
+    Each conversation is imported on its own: the answer lists what was ``imported`` (with
+    the new ``chat_id`` and its ``source``), ``skipped`` (already imported from the same
+    conversation) and ``failed`` (its ``index`` and ``reason``). A body that is not JSON,
+    holds nothing recognisable, or is a single conversation that is not valid, is a 422.
+
+    The body goes to a temporary file, and is read from there one conversation at a time,
+    so a large export never sits in memory (SALON_MAX_BODY_BYTES still caps its size)."""
+    path = await _spool(request, ctx.settings.data_dir / "tmp")
+    try:
+        report = await importing.import_file(ctx, user, path)
+    finally:
+        await asyncio.to_thread(path.unlink, missing_ok=True)
     return report.as_json()
 
 
-def _json_body(body: bytes) -> object:
+async def _spool(request: Request, directory: Path) -> Path:
+    """The request body, written to a new private file in ``directory``."""
+    await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="import-", suffix=".json", dir=directory)
+    path = Path(name)
     try:
-        return json.loads(body)
-    except (ValueError, RecursionError):
-        raise InvalidInput("The body is not valid JSON (or nests too deeply).",
-                           code="INVALID_JSON") from None
+        with os.fdopen(handle, "wb") as out:
+            async for chunk in request.stream():
+                if chunk:
+                    await asyncio.to_thread(out.write, chunk)
+    except BaseException:  # the body broke off or passed the size limit: leave nothing behind
+        path.unlink(missing_ok=True)
+        raise
+    return path
