@@ -19,6 +19,8 @@ from salon import __version__
 from salon.config import Settings
 from salon.llm import create_provider
 from salon.services.context import AppContext, password_hasher
+from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
+from salon.services.ratelimit import RedisRateLimiter
 from salon.services.shares import enforce_public_permission
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, ping, upgrade_database
@@ -48,10 +50,12 @@ def create_app(
             # scanning it, so collections under load stay short (they were latency spikes).
             gc.collect()
             gc.freeze()
+        await ctx.live.start()
         flusher = asyncio.create_task(ctx.view_batch.run())
         try:
             yield
         finally:
+            await ctx.live.close()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
@@ -106,11 +110,18 @@ def _include_routers(app: FastAPI) -> None:
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> Any:
         """Ready when the database answers."""
+        ctx = app.state.ctx
         try:
-            await ping(app.state.ctx.engine)
+            await ping(ctx.engine)
         except Exception as exc:  # the database is down: say so, with the reason's class
             return JSONResponse({"status": "unavailable", "detail": type(exc).__name__,
                                  "code": "DATABASE_UNAVAILABLE"}, status_code=503)
+        if ctx.redis is not None:
+            try:
+                await ctx.redis.ping()
+            except Exception as exc:
+                return JSONResponse({"status": "unavailable", "detail": type(exc).__name__,
+                                     "code": "REDIS_UNAVAILABLE"}, status_code=503)
         return {"status": "ok", "version": __version__}
 
 
@@ -125,8 +136,26 @@ async def build_context(settings: Settings) -> AppContext:
         provider=create_provider(settings),
         hasher=password_hasher(settings),
     )
+    if settings.redis_url:
+        await use_redis(ctx, settings.redis_url)
     await enforce_public_permission(ctx)
     return ctx
+
+
+async def use_redis(ctx: AppContext, url: str) -> None:
+    """Share rate limits, live updates and stream limits with every worker through Redis."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url)
+    try:
+        await client.ping()
+    except Exception as exc:
+        await client.aclose()
+        raise RuntimeError(f"SALON_REDIS_URL does not answer ({type(exc).__name__})") from exc
+    ctx.redis = client
+    ctx.limiter = RedisRateLimiter(client)
+    ctx.live = RedisLiveHub(client)
+    ctx.live_streams = RedisStreamLimits(client)
 
 
 async def close_context(ctx: AppContext) -> None:
@@ -134,4 +163,6 @@ async def close_context(ctx: AppContext) -> None:
     await ctx.provider.aclose()
     if ctx.row_reader is not None:
         await ctx.row_reader.close()
+    if ctx.redis is not None:
+        await ctx.redis.aclose()
     await ctx.engine.dispose()

@@ -364,6 +364,9 @@ def serve(
     if workers > 1 and is_sqlite:
         fail("--workers above 1 needs PostgreSQL (set SALON_DATABASE_URL): "
              "SQLite serves a single worker process.", exit_code=EXIT_USAGE)
+    if workers > 1 and not settings.redis_url:
+        fail("--workers above 1 needs Redis (set SALON_REDIS_URL): rate limits and live "
+             "updates are shared through it.", exit_code=EXIT_USAGE)
     revision, model = run(_preflight(settings), settings=settings)
     database = safe_url(settings.resolved_database_url)
     typer.echo(f"Salon {__version__} serving on {display_url(settings.host, settings.port)} "

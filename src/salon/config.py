@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     # token of the hub account the chats are published under.
     community_url: str = ""
     community_token: str = ""
+    # Redis, for several workers or hosts: shared rate limits and live updates.
+    redis_url: str = ""
     # Open live-update streams (``/s/{id}/events``) allowed per share and per client address.
     live_streams_per_share: int = Field(default=1000, ge=1)
     live_streams_per_client: int = Field(default=8, ge=1)
@@ -85,6 +87,8 @@ class Settings(BaseSettings):
             raise ValueError("SALON_SECRET_KEY must be set to a random value in production")
         if self.env == "production" and len(self.secret_key) < 32:
             raise ValueError("SALON_SECRET_KEY must be at least 32 characters in production")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("SALON_REDIS_URL must be a redis://, rediss:// or unix:// URL")
         if self.community_url and not self.community_url.startswith(("http://", "https://")):
             raise ValueError("SALON_COMMUNITY_URL must be the community hub's http:// or "
                              "https:// address")

@@ -83,16 +83,16 @@ async def test_broadcast_reaches_every_channel() -> None:
         assert [e.kind for e in await drain(a)] == ["access"] == [e.kind for e in await drain(b)]
 
 
-def test_stream_limits_per_share_and_client() -> None:
+async def test_stream_limits_per_share_and_client() -> None:
     limits = StreamLimits()
-    limits.open("s1", "1.2.3.4", per_share=2, per_client=5)
-    limits.open("s1", "5.6.7.8", per_share=2, per_client=5)
+    await limits.open("s1", "1.2.3.4", per_share=2, per_client=5)
+    await limits.open("s1", "5.6.7.8", per_share=2, per_client=5)
     with pytest.raises(RateLimited):
-        limits.open("s1", "9.9.9.9", per_share=2, per_client=5)
-    limits.close("s1", "5.6.7.8")
-    limits.open("s1", "9.9.9.9", per_share=2, per_client=5)
+        await limits.open("s1", "9.9.9.9", per_share=2, per_client=5)
+    await limits.close("s1", "5.6.7.8")
+    await limits.open("s1", "9.9.9.9", per_share=2, per_client=5)
     with pytest.raises(RateLimited):
-        limits.open("s2", "9.9.9.9", per_share=2, per_client=1)
+        await limits.open("s2", "9.9.9.9", per_share=2, per_client=1)
     for client in ("1.2.3.4", "9.9.9.9"):
-        limits.close("s1", client)
+        await limits.close("s1", client)
     assert not limits.by_share and not limits.by_client

@@ -94,9 +94,9 @@ async def create_user(
     only while ``SALON_ENABLE_SIGNUP`` is on (admins and the CLI can always create users).
     Sign-ups from one ``client`` are limited (each costs a password hash)."""
     if client is not None:
-        _limit(ctx, f"signup:{client}", ctx.settings.signup_limit_per_hour, SIGNUP_WINDOW_SECONDS,
-               "Too many sign-ups from your address. Try again later.")
-        ctx.limiter.hit(f"signup:{client}", window=SIGNUP_WINDOW_SECONDS)
+        await _limit(ctx, f"signup:{client}", ctx.settings.signup_limit_per_hour,
+                     SIGNUP_WINDOW_SECONDS, "Too many sign-ups from your address. Try again later.")
+        await ctx.limiter.hit(f"signup:{client}", window=SIGNUP_WINDOW_SECONDS)
     clean_email = rules.normalize_email(email)
     clean_name = rules.clean_name(name)
     rules.check_password_strength(password)
@@ -126,22 +126,22 @@ async def sign_in(ctx: AppContext, *, email: str, password: str, client: str) ->
     key = f"signin:{email.strip().lower()}:{client}"
     client_key = f"signin-client:{client}"
     message = "Too many failed sign-in attempts. Try again later."
-    _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
-    _limit(ctx, client_key, SIGNIN_CLIENT_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
+    await _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
+    await _limit(ctx, client_key, SIGNIN_CLIENT_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
     async with ctx.engine.connect() as conn:
         found = await repo.get_user_with_hash(conn, email.strip().lower())
     ok = await verify_password(ctx, found[1] if found else _dummy_hash(ctx.hasher),
                                password)
     if not found or not ok:
-        ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
-        ctx.limiter.hit(client_key, window=SIGNIN_WINDOW_SECONDS)
+        await ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
+        await ctx.limiter.hit(client_key, window=SIGNIN_WINDOW_SECONDS)
         raise Unauthenticated("The email or password is incorrect.", code="INVALID_CREDENTIALS")
-    ctx.limiter.reset(key)
+    await ctx.limiter.reset(key)
     return await open_session(ctx, found[0])
 
 
-def _limit(ctx: AppContext, key: str, limit: int, window: float, message: str) -> None:
-    wait = ctx.limiter.retry_after(key, limit=limit, window=window)
+async def _limit(ctx: AppContext, key: str, limit: int, window: float, message: str) -> None:
+    wait = await ctx.limiter.retry_after(key, limit=limit, window=window)
     if wait:
         raise RateLimited(message, retry_after=int(wait) + 1)
 
@@ -268,12 +268,12 @@ async def change_password(
     (``keep_token``, the caller's own session, stays); API tokens stay valid."""
     rules.check_password_strength(new)
     key = f"password:{user.id}"
-    _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS,
+    await _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS,
            "Too many wrong current passwords. Try again later.")
     async with ctx.engine.connect() as conn:
         stored = await repo.get_password_hash(conn, user.id)
     if stored is None or not await verify_password(ctx, stored, current):
-        ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
+        await ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
         raise InvalidInput("The current password is incorrect.", code="INCORRECT_PASSWORD",
                            field="password")
     new_hash = await hash_password(ctx, new)

@@ -29,12 +29,12 @@ RECEIVES_PER_HOUR = 120  # per hub account, on the hub
 HOUR = 3600.0
 
 
-def _limit(ctx: AppContext, key: str, limit: int) -> None:
-    wait = ctx.limiter.retry_after(key, limit=limit, window=HOUR)
+async def _limit(ctx: AppContext, key: str, limit: int) -> None:
+    wait = await ctx.limiter.retry_after(key, limit=limit, window=HOUR)
     if wait:
         raise RateLimited(f"Too many community shares; try again in {int(wait) + 1} seconds.",
                           retry_after=int(wait) + 1)
-    ctx.limiter.hit(key, window=HOUR)
+    await ctx.limiter.hit(key, window=HOUR)
 
 
 # --- publishing ----------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ async def publish(ctx: AppContext, user: User, chat_id: str) -> str:
                         code="COMMUNITY_SHARING_NOT_CONFIGURED")
     await require_can_share(ctx, user)
     _, document = await exporting.export_conversation(ctx, user, chat_id)
-    _limit(ctx, f"community-publish:{user.id}", PUBLISHES_PER_HOUR)
+    await _limit(ctx, f"community-publish:{user.id}", PUBLISHES_PER_HOUR)
     hub = settings.community_url.rstrip("/")
     try:
         async with httpx.AsyncClient(timeout=PUBLISH_TIMEOUT, follow_redirects=False) as http:
@@ -92,7 +92,7 @@ async def receive(ctx: AppContext, user: User, document: object) -> Share:
                         code="COMMUNITY_UPLOADS_DISABLED")
     if not salon_json.is_document(document):
         raise InvalidInput("Publish one Salon chat file.", code="UNSUPPORTED_IMPORT_FORMAT")
-    _limit(ctx, f"community-receive:{user.id}", RECEIVES_PER_HOUR)
+    await _limit(ctx, f"community-receive:{user.id}", RECEIVES_PER_HOUR)
     report = await importing.import_documents(ctx, user, document)
     entries = report.imported or report.skipped
     if not entries:

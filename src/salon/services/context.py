@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from salon.config import Settings
 from salon.llm.base import Provider
 from salon.services.live import LiveHub, StreamLimits
-from salon.services.ratelimit import RateLimiter
+from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
+from salon.services.ratelimit import Limiter, RateLimiter
 from salon.services.view_batch import ViewBatch
 from salon.store.blobs import BlobStore
 from salon.store.db import RowReader, create_row_reader
@@ -59,7 +60,7 @@ class AppContext:
     blobs: BlobStore
     provider: Provider
     clock: Callable[[], datetime] = utc_now
-    limiter: RateLimiter = field(default_factory=RateLimiter)
+    limiter: Limiter = field(default_factory=RateLimiter)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     # Immutable content only (a snapshot's, keyed by share and content version): never access
     # decisions, which are made from the database on every request.
@@ -68,8 +69,10 @@ class AppContext:
     # placeholder), keyed by share, link, content version and whether cloning is offered.
     share_page_cache: LruCache = field(default_factory=lambda: LruCache(max_items=64))
     # Live updates of conversations to the viewers of their live shares (services.live).
-    live: LiveHub = field(default_factory=LiveHub)
-    live_streams: StreamLimits = field(default_factory=StreamLimits)
+    live: LiveHub | RedisLiveHub = field(default_factory=LiveHub)
+    live_streams: StreamLimits | RedisStreamLimits = field(default_factory=StreamLimits)
+    # The Redis client when SALON_REDIS_URL is set (shared limits and live updates).
+    redis: Any = None
     # Views of shares without a view limit, written in batches (services.view_batch).
     view_batch: ViewBatch = field(init=False)
     # The hot path's one-row share reads, outside SQLAlchemy (store.db.create_row_reader).

@@ -86,6 +86,12 @@ class LiveHub:
         self._channels: dict[str, _Channel] = {}
         self._swept = time.monotonic()
 
+    async def start(self) -> None:
+        """Nothing to start in one process (``RedisLiveHub`` starts its tasks here)."""
+
+    async def close(self) -> None:
+        """Nothing to stop in one process."""
+
     def publish(self, conversation_id: str, kind: str, data: dict[str, Any]) -> None:
         """Tell the conversation's watchers (a no-op when nobody watched it lately)."""
         self._sweep()
@@ -141,7 +147,7 @@ class StreamLimits:
         self.by_share: Counter[str] = Counter()
         self.by_client: Counter[str] = Counter()
 
-    def open(self, share_pk: str, client: str, *, per_share: int, per_client: int) -> None:
+    async def open(self, share_pk: str, client: str, *, per_share: int, per_client: int) -> None:
         """Count one more stream, or raise RateLimited when a limit is reached."""
         if self.by_share[share_pk] >= per_share or self.by_client[client] >= per_client:
             raise RateLimited("Too many live viewers on this link right now; reload the page "
@@ -149,7 +155,7 @@ class StreamLimits:
         self.by_share[share_pk] += 1
         self.by_client[client] += 1
 
-    def close(self, share_pk: str, client: str) -> None:
+    async def close(self, share_pk: str, client: str) -> None:
         for counter, key in ((self.by_share, share_pk), (self.by_client, client)):
             counter[key] -= 1
             if counter[key] <= 0:

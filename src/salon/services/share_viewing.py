@@ -300,16 +300,16 @@ async def verify_share_password(
     share = access.share
     client_key, share_key = f"share-verify:{share.id}:{client}", f"share-verify:{share.id}"
     for key, limit in ((client_key, VERIFY_ATTEMPTS), (share_key, VERIFY_SHARE_CAP)):
-        wait = ctx.limiter.retry_after(key, limit=limit, window=VERIFY_WINDOW)
+        wait = await ctx.limiter.retry_after(key, limit=limit, window=VERIFY_WINDOW)
         if wait:
             raise RateLimited("Too many wrong passwords for this link; try again in "
                               f"{int(wait) + 1} seconds.", retry_after=int(wait) + 1)
     if share.password_hash is not None and not await auth.verify_password(
             ctx, share.password_hash, password):
-        ctx.limiter.hit(client_key, window=VERIFY_WINDOW)
-        ctx.limiter.hit(share_key, window=VERIFY_WINDOW)
+        await ctx.limiter.hit(client_key, window=VERIFY_WINDOW)
+        await ctx.limiter.hit(share_key, window=VERIFY_WINDOW)
         raise Unauthenticated(rules.INVALID_PASSWORD_DETAIL, code="INVALID_PASSWORD")
-    ctx.limiter.reset(client_key)
+    await ctx.limiter.reset(client_key)
     return share, unlock_token(ctx, share)
 
 

@@ -84,12 +84,12 @@ async def require_can_share(ctx: AppContext, user: User) -> dict[str, bool]:
     perms = auth.user_permissions(ctx, user)
     if not perms["chat_share"] or not await is_sharing_enabled(ctx):
         raise rules.sharing_disabled()
-    wait = ctx.limiter.retry_after(f"share-write:{user.id}", limit=SHARE_WRITES_PER_MINUTE,
+    wait = await ctx.limiter.retry_after(f"share-write:{user.id}", limit=SHARE_WRITES_PER_MINUTE,
                                    window=60)
     if wait:
         raise RateLimited("Too many sharing changes; try again shortly.",
                           retry_after=int(wait) + 1)
-    ctx.limiter.hit(f"share-write:{user.id}", window=60)
+    await ctx.limiter.hit(f"share-write:{user.id}", window=60)
     return perms
 
 
@@ -196,15 +196,15 @@ async def _check_current_password(ctx: AppContext, share: Share, given: object) 
         raise InvalidInput("Enter the current password to change or remove it.",
                            code="CURRENT_PASSWORD_REQUIRED", field="current_password")
     key = f"share-current-password:{share.id}"
-    wait = ctx.limiter.retry_after(key, limit=CURRENT_PASSWORD_ATTEMPTS, window=15 * 60)
+    wait = await ctx.limiter.retry_after(key, limit=CURRENT_PASSWORD_ATTEMPTS, window=15 * 60)
     if wait:
         raise RateLimited("Too many wrong passwords; try again later.", retry_after=int(wait) + 1)
     assert share.password_hash is not None
     if not await auth.verify_password(ctx, share.password_hash, given):
-        ctx.limiter.hit(key, window=15 * 60)
+        await ctx.limiter.hit(key, window=15 * 60)
         raise Forbidden("The current password is incorrect.", code="INVALID_CURRENT_PASSWORD",
                         field="current_password")
-    ctx.limiter.reset(key)
+    await ctx.limiter.reset(key)
 
 
 async def _write_share(

@@ -66,9 +66,9 @@ async def share_events(
     try:
         admission = await viewing.watch_access(ctx, share_id, viewer=viewer, unlock=unlock)
         limits = ctx.settings
-        ctx.live_streams.open(admission.share.id, client,
-                              per_share=limits.live_streams_per_share,
-                              per_client=limits.live_streams_per_client)
+        await ctx.live_streams.open(admission.share.id, client,
+                                    per_share=limits.live_streams_per_share,
+                                    per_client=limits.live_streams_per_client)
     except SalonError as exc:
         return refusal(exc)
     share = admission.share
@@ -82,7 +82,7 @@ async def share_events(
                                            expires_at=share.expires_at):
                     yield chunk
         finally:
-            ctx.live_streams.close(share.id, client)
+            await ctx.live_streams.close(share.id, client)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={
         **NO_STORE, "X-Accel-Buffering": "no"})

@@ -1,0 +1,236 @@
+"""Live updates and stream limits across workers and hosts, through Redis (``SALON_REDIS_URL``).
+
+``RedisLiveHub`` does what ``live.LiveHub`` does, for every process at once:
+
+- ``publish`` never waits: events go to an outbox that one task per process sends, in order,
+  with a small script that appends the event to the conversation's Redis stream (bounded, and
+  expiring when nobody writes to it) and publishes it with its stream id, in one round trip.
+- One pub/sub listener per process hands events to the process's own watchers; event ids are
+  the stream ids (``<ms>-<n>``), the same on every worker.
+- A reconnecting viewer's ``Last-Event-ID`` is looked up in the stream: if it is still there,
+  what follows it is replayed; if not (trimmed, expired, or made up), the viewer reloads. The
+  watcher is registered before the replay is read, and events up to the replay's last id are
+  skipped, so nothing is missed or shown twice.
+- ``broadcast`` (access changes that are not about one conversation) goes to every watcher of
+  every process.
+
+If Redis is unreachable, events are dropped with a warning (the owner's chat never waits);
+viewers see the new messages on their next reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from salon.domain.errors import RateLimited
+from salon.services.live import REPLAY_EVENTS, LiveEvent, Subscription, Watcher
+
+log = logging.getLogger(__name__)
+
+STREAM_PREFIX = "salon:live:stream:"
+CHANNEL_PREFIX = "salon:live:events:"
+ALL_CHANNEL = "salon:live:all"
+STREAM_TTL_SECONDS = 600  # a conversation's events stay replayable this long after the last
+OUTBOX_EVENTS = 10_000
+STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
+
+# Append to the stream, keep it bounded and expiring, publish with its id: one round trip.
+PUBLISH_SCRIPT = """
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
+return id
+"""
+
+
+def _order(event_id: str) -> tuple[int, int]:
+    ms, _, n = event_id.partition("-")
+    return int(ms), int(n)
+
+
+@dataclass(eq=False)
+class _LocalWatcher(Watcher):
+    """A watcher that ignores events already given to it by the replay."""
+
+    after: tuple[int, int] = (0, 0)
+
+    def offer_newer(self, event: LiveEvent) -> None:
+        if event.id and _order(event.id) <= self.after:
+            return
+        self.offer(event)
+
+
+class RedisLiveHub:
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+        self._script = redis.register_script(PUBLISH_SCRIPT)
+        self._outbox: deque[tuple[str | None, str, dict[str, Any]]] = deque(maxlen=OUTBOX_EVENTS)
+        self._wake = asyncio.Event()
+        self._watchers: dict[str, set[_LocalWatcher]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._listening = asyncio.Event()
+
+    # -- life -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._send()), asyncio.create_task(self._listen())]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._listening.wait(), 5)
+
+    async def close(self) -> None:
+        await self._flush_outbox()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+
+    # -- publishing -------------------------------------------------------------------------
+
+    def publish(self, conversation_id: str, kind: str, data: dict[str, Any]) -> None:
+        self._outbox.append((conversation_id, kind, data))
+        self._wake.set()
+
+    def broadcast(self, kind: str, data: dict[str, Any]) -> None:
+        self._outbox.append((None, kind, data))
+        self._wake.set()
+
+    async def _send(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._flush_outbox()
+
+    async def _flush_outbox(self) -> None:
+        while self._outbox:
+            conversation_id, kind, data = self._outbox.popleft()
+            payload = json.dumps({"kind": kind, "data": data}, ensure_ascii=False)
+            try:
+                if conversation_id is None:
+                    await self._redis.publish(ALL_CHANNEL, payload)
+                else:
+                    await self._script(
+                        keys=[STREAM_PREFIX + conversation_id, CHANNEL_PREFIX + conversation_id],
+                        args=[REPLAY_EVENTS, payload, STREAM_TTL_SECONDS])
+            except Exception as exc:  # Redis is away: drop it, never hold up a chat
+                log.warning("live event not sent through Redis: %s", type(exc).__name__)
+
+    # -- receiving ----------------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        while True:
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.psubscribe(CHANNEL_PREFIX + "*")
+                    await pubsub.subscribe(ALL_CHANNEL)
+                    self._listening.set()
+                    async for message in pubsub.listen():
+                        self._dispatch(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("live updates lost their Redis connection (%s); retrying",
+                            type(exc).__name__)
+                await asyncio.sleep(1.0)
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") not in ("pmessage", "message"):
+            return
+        channel = _text(message["channel"])
+        body = _text(message["data"])
+        if channel == ALL_CHANNEL:
+            event = _event("", body)
+            for watchers in self._watchers.values():
+                for watcher in watchers:
+                    watcher.offer_newer(event)
+            return
+        event_id, _, payload = body.partition(" ")
+        event = _event(event_id, payload)
+        for watcher in self._watchers.get(channel.removeprefix(CHANNEL_PREFIX), ()):
+            watcher.offer_newer(event)
+
+    # -- watching -----------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def subscribe(
+        self, conversation_id: str, *, last_event_id: str | None = None
+    ) -> AsyncIterator[Subscription]:
+        watcher = _LocalWatcher()
+        watchers = self._watchers.setdefault(conversation_id, set())
+        watchers.add(watcher)  # first, so nothing published from now on is missed
+        try:
+            backlog, gap = await self._missed(conversation_id, last_event_id)
+            if backlog:
+                watcher.after = _order(backlog[-1].id)
+            elif last_event_id and not gap:
+                watcher.after = _order(last_event_id)
+            yield Subscription(watcher=watcher, backlog=backlog, gap=gap)
+        finally:
+            watchers.discard(watcher)
+            if not watchers:
+                self._watchers.pop(conversation_id, None)
+
+    async def _missed(
+        self, conversation_id: str, last_event_id: str | None
+    ) -> tuple[list[LiveEvent], bool]:
+        if not last_event_id:
+            return [], False
+        if not STREAM_ID.match(last_event_id):
+            return [], True
+        key = STREAM_PREFIX + conversation_id
+        if not await self._redis.xrange(key, last_event_id, last_event_id):
+            return [], True  # trimmed, expired or unknown: the viewer reloads
+        entries = await self._redis.xrange(key, f"({last_event_id}", "+")
+        return [_event(_text(entry_id), _text(fields[b"e"] if b"e" in fields else fields["e"]))
+                for entry_id, fields in entries], False
+
+    def watching(self, conversation_id: str) -> int:
+        return len(self._watchers.get(conversation_id, ()))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _event(event_id: str, payload: str) -> LiveEvent:
+    body = json.loads(payload)
+    return LiveEvent(id=event_id, kind=str(body["kind"]), data=dict(body["data"]))
+
+
+class RedisStreamLimits:
+    """Open streams per share and per client, counted in Redis for every worker. The counts
+    expire an hour after their last change, so a crashed worker's streams are forgotten."""
+
+    PREFIX = "salon:live:open:"
+    TTL_SECONDS = 3600
+
+    def __init__(self, redis: Any) -> None:
+        self._redis = redis
+
+    async def open(self, share_pk: str, client: str, *, per_share: int, per_client: int) -> None:
+        keys = (f"{self.PREFIX}share:{share_pk}", f"{self.PREFIX}client:{client}")
+        async with self._redis.pipeline(transaction=True) as pipe:
+            for key in keys:
+                pipe.incr(key)
+                pipe.expire(key, self.TTL_SECONDS)
+            share_count, _, client_count, _ = await pipe.execute()
+        if share_count > per_share or client_count > per_client:
+            await self.close(share_pk, client)
+            raise RateLimited("Too many live viewers on this link right now; reload the page "
+                              "later to see new messages.", retry_after=30)
+
+    async def close(self, share_pk: str, client: str) -> None:
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.decr(f"{self.PREFIX}share:{share_pk}")
+            pipe.decr(f"{self.PREFIX}client:{client}")
+            await pipe.execute()
