@@ -436,8 +436,9 @@ def export(
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="The file to write (default: named after the title, or "
         "salon-chats-<date>.zip with --all, here).")] = None,
-    format: Annotated[str, typer.Option(help="The file format (json: a Salon chat file).")
-                      ] = "json",
+    format: Annotated[str, typer.Option(
+        help="json (a Salon chat file, files included), csv, parquet, markdown, html or pdf.")
+    ] = "json",
 ) -> None:
     """Export one conversation, or all of them (--all) as a ZIP."""
     if (chat_id is None) == (not all_chats):
