@@ -69,3 +69,36 @@ async def test_the_settings_page_offers_every_format(alice: UserClient) -> None:
     assert 'action="/api/v1/chats/all/export"' in r.text
     for value, _ in EXPORT_CHOICES:
         assert f'<option value="{value}">' in r.text
+
+
+# --- importing from the settings page ----------------------------------------------------------
+
+async def upload(user: UserClient, name: str, body: bytes) -> httpx.Response:
+    return await user.http.post("/settings/import", data={"csrf_token": ""},
+                                files={"file": (name, body, "application/json")},
+                                headers={"Accept": "text/html"})
+
+
+async def test_the_settings_page_imports_an_uploaded_file(alice: UserClient,
+                                                          bob: UserClient) -> None:
+    chat_id = await alice.new_conversation("from the settings page")
+    exported = (await alice.http.get(f"/api/v1/chats/{chat_id}/export")).content
+    broken = json.loads(exported)
+    broken["conversation"]["messages"][0]["role"] = "robot"
+    body = json.dumps([json.loads(exported), broken]).encode()
+    r = await upload(bob, "two.json", body)
+    assert r.status_code == 200
+    assert "two.json: 1 imported, 0 already there, 1 failed." in r.text
+    assert "Conversation #1: conversation.messages[0].role must be one of" in r.text
+    titles = [c["title"] for c in (await bob.http.get("/api/v1/chats/")).json()]
+    assert titles == ["from the settings page"]
+    r = await upload(bob, "two.json", body)
+    assert "0 imported, 1 already there, 1 failed." in r.text
+
+
+async def test_a_bad_upload_is_said_in_the_card(alice: UserClient) -> None:
+    r = await upload(alice, "notes.txt", b"just notes")
+    assert r.status_code == 422 and "notes.txt was not imported:" in r.text
+    r = await alice.http.post("/settings/import", data={"csrf_token": ""},
+                              headers={"Accept": "text/html"})
+    assert r.status_code == 422 and "Choose a file to import." in r.text

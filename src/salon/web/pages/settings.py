@@ -8,14 +8,14 @@ confirmation before revoking. Each form's errors and notices are shown in its ow
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import Response
 
 from salon.domain.errors import InvalidInput, SalonError
 from salon.domain.users import User
-from salon.services import auth
+from salon.services import auth, importing
 from salon.services.context import AppContext
 from salon.web.deps import Ctx, OptionalPrincipal, current_session_token
 from salon.web.errors import status_for
@@ -45,11 +45,12 @@ async def settings_page(
     request: Request, ctx: AppContext, user: User, *, status: int = 200, card: str = "tokens",
     created: dict[str, Any] | None = None, error: str | None = None, notice: str | None = None,
     profile_name: str | None = None, invalid: str | None = None,
+    import_failures: list[dict[str, Any]] | None = None,
 ) -> Response:
     """The page, with ``error``/``notice`` shown in ``card`` (profile, password or tokens)
     and ``invalid`` naming the password field the error is about."""
     return render(request, "settings.html", status=status, title="Settings",
-                  export_formats=EXPORT_CHOICES,
+                  export_formats=EXPORT_CHOICES, import_failures=import_failures or [],
                   tokens=await auth.list_api_tokens(ctx, user), created=created, error=error,
                   notice=notice, card=card, invalid=invalid,
                   profile_name=user.name if profile_name is None else profile_name)
@@ -106,6 +107,31 @@ async def change_password(
             request, ctx, caller.user, status=status_for(exc), card="password", error=exc.detail,
             invalid=PASSWORD_ERROR_FIELDS.get(exc.code, "new_password"))
     return redirect("/settings?saved=password")
+
+
+@router.post("/settings/import")
+async def import_chats(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal,
+    file: Annotated[UploadFile | None, File()] = None, csrf_token: FormText = "",
+) -> Response:
+    """Import an uploaded chat file (read as a stream, one conversation at a time); the
+    result is said in the "Your chats" card."""
+    user = form_principal(request, principal, csrf_token).user
+    if file is None or not file.filename:
+        return await settings_page(request, ctx, user, status=422, card="chats",
+                                   error="Choose a file to import.")
+    try:
+        report = await importing.import_file(ctx, user, file.file)
+    except SalonError as exc:
+        return await settings_page(request, ctx, user, status=status_for(exc), card="chats",
+                                   error=f"{file.filename} was not imported: {exc.detail}")
+    finally:
+        await file.close()
+    counts = (f"{len(report.imported)} imported, {len(report.skipped)} already there, "
+              f"{len(report.failed)} failed")
+    return await settings_page(request, ctx, user, card="chats",
+                               notice=f"{file.filename}: {counts}.",
+                               import_failures=report.failed)
 
 
 @router.post("/settings/tokens")
