@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from salon.domain.conversations import Conversation, Message
-from salon.render.parts import ChartSpecError, chart_spec
+from salon.render.parts import ChartSpecError, as_list, as_text, cell, chart_spec, trace_table
+from salon.render.parts import DataTable as Table
 
 Files = Sequence[tuple[Mapping[str, Any], bytes]]  # (files row, body) of the chat's files
 Writer = Callable[[Conversation, Sequence[Message], Files], bytes]
@@ -18,7 +19,6 @@ Part = Mapping[str, Any]
 
 ROLE_NAMES = {"user": "You", "assistant": "Assistant", "system": "System"}
 TOKEN_FIELDS = ("prompt_tokens", "completion_tokens", "total_tokens")
-CHART_ROWS = 200  # rows per chart trace, as on the share page without JavaScript
 
 
 @dataclass(frozen=True)
@@ -26,15 +26,6 @@ class StoredFile:
     name: str
     media_type: str
     data: bytes
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table as strings: every row has exactly ``len(columns)`` cells."""
-
-    caption: str
-    columns: list[str]
-    rows: list[list[str]]
 
 
 def files_by_id(files: Files) -> dict[str, StoredFile]:
@@ -76,19 +67,6 @@ def token_count(usage: Mapping[str, Any], name: str) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def as_text(value: Any) -> str:
-    return value if isinstance(value, str) else "" if value is None else str(value)
-
-
-def cell(value: Any) -> str:
-    """A table cell as text: lists and objects as JSON, None as empty."""
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return str(value)
-
-
 def as_json(value: Any) -> str:
     """Tool arguments and results as pretty JSON (a string holding JSON is parsed first)."""
     if isinstance(value, str):
@@ -102,10 +80,10 @@ def as_json(value: Any) -> str:
 def table_of(part: Part) -> Table:
     """A table part's cells; rows may be lists or objects keyed by column, short rows are
     padded and long ones cut to the columns (or to the widest row when there are none)."""
-    columns = [cell(c) for c in _list(part.get("columns"))]
-    raw = _list(part.get("rows"))
+    columns = [cell(c) for c in as_list(part.get("columns"))]
+    raw = as_list(part.get("rows"))
     if not columns:
-        width = max((len(_list(r)) for r in raw), default=0)
+        width = max((len(as_list(r)) for r in raw), default=0)
         columns = [""] * width
     rows = [_row(r, columns) for r in raw]
     return Table(caption=as_text(part.get("caption")), columns=columns, rows=rows)
@@ -113,7 +91,7 @@ def table_of(part: Part) -> Table:
 
 def _row(row: Any, columns: list[str]) -> list[str]:
     cells = [cell(row.get(c)) for c in columns] if isinstance(row, Mapping) else [
-        cell(v) for v in _list(row)]
+        cell(v) for v in as_list(row)]
     return (cells + [""] * len(columns))[:len(columns)]
 
 
@@ -124,24 +102,6 @@ def chart_tables(part: Part) -> tuple[list[Table], str]:
         spec = chart_spec(part.get("spec"))
     except ChartSpecError as reason:
         return [], f"This chart could not be drawn: {reason}"
-    tables = [t for t in (_trace_table(n, trace) for n, trace in enumerate(spec["data"], 1))
+    tables = [t for t in (trace_table(n, trace) for n, trace in enumerate(spec["data"], 1))
               if t is not None]
     return tables, "" if tables else "Interactive chart: open the chat in Salon to see it."
-
-
-def _trace_table(number: int, trace: Mapping[str, Any]) -> Table | None:
-    keys = ("labels", "values") if "values" in trace else ("x", "y")
-    columns = [(k, trace[k]) for k in keys if isinstance(trace.get(k), list)]
-    if not columns:
-        return None
-    length = max(len(values) for _, values in columns)
-    rows = [[cell(values[i]) if i < len(values) else "" for _, values in columns]
-            for i in range(min(length, CHART_ROWS))]
-    caption = as_text(trace.get("name")) or f"Series {number}"
-    if length > len(rows):
-        caption += f" (first {len(rows)} of {length} points)"
-    return Table(caption=caption, columns=[k for k, _ in columns], rows=rows)
-
-
-def _list(value: Any) -> list[Any]:
-    return list(value) if isinstance(value, list | tuple) else []

@@ -19,14 +19,14 @@ from salon.domain.conversations import Conversation, Message
 from salon.exports.common import (
     Files,
     Part,
-    Table,
     as_json,
-    as_text,
     chart_tables,
     readable_time,
     role_name,
     table_of,
 )
+from salon.render.parts import DataTable as Table
+from salon.render.parts import as_text
 
 LINK_SCHEMES = ("http://", "https://", "mailto:")
 _BACKTICK_RUNS = re.compile(r"`+")

@@ -27,16 +27,15 @@ from salon.exports.common import (
     Files,
     Part,
     StoredFile,
-    Table,
     as_json,
-    as_text,
     chart_tables,
     files_by_id,
     readable_time,
     role_name,
     table_of,
 )
-from salon.render.parts import human_size
+from salon.render.parts import DataTable as Table
+from salon.render.parts import as_text, human_size
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = (("sans", "", "DejaVuSans.ttf"), ("sans", "B", "DejaVuSans-Bold.ttf"),

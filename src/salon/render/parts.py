@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from markupsafe import Markup
@@ -61,11 +62,11 @@ def render_markdown(text: str) -> Markup:
 
 def _text(part: Part, file_url: FileUrl) -> Markup:
     return Markup('<div class="part part-text">{}</div>').format(
-        Markup(markdown_to_html(_str(part.get("text")))))
+        Markup(markdown_to_html(as_text(part.get("text")))))
 
 
 def _thought(part: Part, file_url: FileUrl) -> Markup:
-    body = Markup(markdown_to_html(_str(part.get("text"))))
+    body = Markup(markdown_to_html(as_text(part.get("text"))))
     return Markup('<details class="part part-thought"><summary>Thought</summary>'
                   '<div class="details-body">{}</div></details>').format(body)
 
@@ -76,7 +77,7 @@ def _tool_call(part: Part, file_url: FileUrl) -> Markup:
         sections.append(_labelled("Result", _as_json_block(part.get("result"))))
     return Markup('<details class="part part-tool"><summary>Tool: {}</summary>'
                   '<div class="details-body">{}</div></details>').format(
-        _str(part.get("name")) or "unnamed", Markup("").join(sections))
+        as_text(part.get("name")) or "unnamed", Markup("").join(sections))
 
 
 def render_citations(citations: Iterable[Part], *, start: int = 1) -> Markup:
@@ -87,25 +88,25 @@ def render_citations(citations: Iterable[Part], *, start: int = 1) -> Markup:
 
 
 def _citation_item(part: Part) -> Markup:
-    title = _str(part.get("title")) or _str(part.get("url")) or "Source"
-    url = _str(part.get("url"))
+    title = as_text(part.get("title")) or as_text(part.get("url")) or "Source"
+    url = as_text(part.get("url"))
     head = Markup('<span class="citation-title">{}</span>').format(title)
     if url:
         head = Markup('<a href="{}">{}</a>').format(url, title)
-    snippet = _str(part.get("snippet"))
+    snippet = as_text(part.get("snippet"))
     tail = Markup('<p class="citation-snippet">{}</p>').format(snippet) if snippet else Markup("")
     return Markup("<li>{}{}</li>").format(head, tail)
 
 
 def _image(part: Part, file_url: FileUrl) -> Markup:
-    alt = _str(part.get("alt")) or _str(part.get("name")) or "image"
-    file_id = _str(part.get("file_id"))
+    alt = as_text(part.get("alt")) or as_text(part.get("name")) or "image"
+    file_id = as_text(part.get("file_id"))
     if file_id:
         src = file_url(file_id)
         return Markup('<figure class="part part-image"><a href="{src}">'
                       '<img src="{src}" alt="{alt}" loading="lazy"></a></figure>').format(
             src=src, alt=alt)
-    url = _str(part.get("url"))
+    url = as_text(part.get("url"))
     if not url:
         return Markup("")
     return Markup('<p class="part part-remote-image">Remote image, not loaded: '
@@ -113,9 +114,10 @@ def _image(part: Part, file_url: FileUrl) -> Markup:
 
 
 def _file(part: Part, file_url: FileUrl) -> Markup:
-    file_id = _str(part.get("file_id"))
-    name = _str(part.get("name")) or "file"
-    meta = " · ".join(x for x in (human_size(part.get("size")), _str(part.get("media_type"))) if x)
+    file_id = as_text(part.get("file_id"))
+    name = as_text(part.get("name")) or "file"
+    meta = " · ".join(x for x in (human_size(part.get("size")),
+                                  as_text(part.get("media_type"))) if x)
     link = Markup("<span>{}</span>").format(name)
     if file_id:
         link = Markup('<a href="{}" download>{}</a>').format(file_url(file_id), name)
@@ -124,9 +126,9 @@ def _file(part: Part, file_url: FileUrl) -> Markup:
 
 
 def _table(part: Part, file_url: FileUrl) -> Markup:
-    columns = [_cell(c) for c in _list(part.get("columns"))]
-    rows = [_row(r, columns) for r in _list(part.get("rows"))]
-    caption = _str(part.get("caption"))
+    columns = [cell(c) for c in as_list(part.get("columns"))]
+    rows = [_row(r, columns) for r in as_list(part.get("rows"))]
+    caption = as_text(part.get("caption"))
     head = Markup("").join(Markup('<th scope="col">{}</th>').format(c) for c in columns)
     body = Markup("").join(
         Markup("<tr>{}</tr>").format(Markup("").join(Markup("<td>{}</td>").format(v) for v in r))
@@ -138,8 +140,8 @@ def _table(part: Part, file_url: FileUrl) -> Markup:
 
 def _row(row: Any, columns: list[str]) -> list[str]:
     if isinstance(row, Mapping):
-        return [_cell(row.get(c)) for c in columns]
-    return [_cell(v) for v in _list(row)]
+        return [cell(row.get(c)) for c in columns]
+    return [cell(v) for v in as_list(row)]
 
 
 # Trace types that draw maps: they fetch map data or tiles from other sites, which our pages
@@ -160,7 +162,7 @@ def render_chart(part: Part) -> Markup:
     ``layout``) as an inert JSON data island that ``static/charts.js`` draws, and a table of
     the data for readers without JavaScript. A spec that is not a valid figure gives the title
     and a "could not be drawn" note, with no data island."""
-    title = _str(part.get("title")) or "Chart"
+    title = as_text(part.get("title")) or "Chart"
     try:
         spec = chart_spec(part.get("spec"))
     except ChartSpecError as reason:
@@ -201,7 +203,7 @@ def _local_images(layout: Mapping[str, Any]) -> dict[str, Any]:
     if not isinstance(images, list):
         return dict(layout)
     kept = [i for i in images if isinstance(i, Mapping)
-            and _str(i.get("source")).startswith("data:image/")]
+            and as_text(i.get("source")).startswith("data:image/")]
     return {**layout, "images": kept}
 
 
@@ -213,24 +215,41 @@ def _chart_tables(traces: list[dict[str, Any]]) -> Markup:
     return Markup("").join(tables)
 
 
-def _trace_table(number: int, trace: Mapping[str, Any]) -> Markup:
+@dataclass(frozen=True)
+class DataTable:
+    """A table as strings (a chart trace's data, or a table part for the exports)."""
+
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+
+
+def trace_table(number: int, trace: Mapping[str, Any]) -> DataTable | None:
+    """A chart trace's x/y (or labels/values) lists as a table of at most
+    ``CHART_TABLE_ROWS`` rows; None when the trace has neither."""
     keys = ("labels", "values") if "values" in trace else ("x", "y")
     columns = [(k, trace[k]) for k in keys if isinstance(trace.get(k), list)]
     if not columns:
-        return Markup("")
+        return None
     length = max(len(values) for _, values in columns)
-    rows = [[_cell(values[i]) if i < len(values) else "" for _, values in columns]
+    rows = [[cell(values[i]) if i < len(values) else "" for _, values in columns]
             for i in range(min(length, CHART_TABLE_ROWS))]
-    more = length - len(rows)
-    caption = _str(trace.get("name")) or f"Series {number}"
-    if more > 0:
+    caption = as_text(trace.get("name")) or f"Series {number}"
+    if length > len(rows):
         caption += f" (first {len(rows)} of {length} points)"
-    head = Markup("").join(Markup('<th scope="col">{}</th>').format(k) for k, _ in columns)
+    return DataTable(caption=caption, columns=[k for k, _ in columns], rows=rows)
+
+
+def _trace_table(number: int, trace: Mapping[str, Any]) -> Markup:
+    table = trace_table(number, trace)
+    if table is None:
+        return Markup("")
+    head = Markup("").join(Markup('<th scope="col">{}</th>').format(k) for k in table.columns)
     body = Markup("").join(
         Markup("<tr>{}</tr>").format(Markup("").join(Markup("<td>{}</td>").format(v) for v in r))
-        for r in rows)
+        for r in table.rows)
     return Markup('<div class="table-wrap"><table><caption>{}</caption><thead><tr>{}</tr>'
-                  "</thead><tbody>{}</tbody></table></div>").format(caption, head, body)
+                  "</thead><tbody>{}</tbody></table></div>").format(table.caption, head, body)
 
 
 def json_island(value: Any) -> Markup:
@@ -244,12 +263,12 @@ def json_island(value: Any) -> Markup:
 
 
 def _code(part: Part, file_url: FileUrl) -> Markup:
-    code = highlight_code(_str(part.get("code")), _str(part.get("language")) or None)
+    code = highlight_code(as_text(part.get("code")), as_text(part.get("language")) or None)
     output = part.get("output")
     if output is None or output == "":
         return Markup('<div class="part part-code">{}</div>').format(code)
     return Markup('<div class="part part-code">{}<div class="code-output">{}</div></div>').format(
-        code, _labelled("Output", plain_block(_str(output))))
+        code, _labelled("Output", plain_block(as_text(output))))
 
 
 def _labelled(label: str, block: Markup) -> Markup:
@@ -280,11 +299,13 @@ def human_size(size: Any) -> str:
     return ""
 
 
-def _str(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A part's field as text: None as empty, anything else as ``str``."""
     return value if isinstance(value, str) else "" if value is None else str(value)
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A table cell as text: lists and objects as JSON, None as empty."""
     if value is None:
         return ""
     if isinstance(value, dict | list):
@@ -292,7 +313,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """A field that should be a list (anything else counts as empty)."""
     return list(value) if isinstance(value, list | tuple) else []
 
 
