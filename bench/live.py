@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from share_page import free_port, stop_server  # noqa: E402  (the other benchmark's helpers)
+from share_page import free_port, launch, stop_server  # noqa: E402  (the other benchmark's)
 
 ROOT = Path(__file__).resolve().parents[1]
 VIEWERS = int(os.environ.get("BENCH_VIEWERS", "1000"))
@@ -82,19 +82,7 @@ def start_salon(data_dir: Path, model_url: str) -> tuple[subprocess.Popen[bytes]
            "SALON_LOG_LEVEL": "warning", "SALON_SIGNUP_LIMIT_PER_HOUR": "10",
            "SALON_LIVE_STREAMS_PER_SHARE": str(VIEWERS + 10),
            "SALON_LIVE_STREAMS_PER_CLIENT": str(VIEWERS + 10)}
-    proc = subprocess.Popen([sys.executable, "-m", "salon", "serve"], env=env,
-                            stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("salon serve did not become healthy in time")
+    return launch(env, port)
 
 
 # --- viewers -----------------------------------------------------------------------------------

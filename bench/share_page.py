@@ -156,8 +156,13 @@ def server_env(settings: Settings, port: int) -> dict[str, str]:
 
 def start_server(settings: Settings) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "salon", "serve"],
-                            env=server_env(settings, port), stdout=subprocess.DEVNULL,
+    return launch(server_env(settings, port), port)
+
+
+def launch(env: dict[str, str], port: int) -> tuple[subprocess.Popen[bytes], str]:
+    """``salon serve`` with ``env`` (which sets SALON_PORT to ``port``), once it is healthy."""
+    proc = subprocess.Popen([sys.executable, "-m", "salon", "serve"], env=env,
+                            stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL if LOG_LEVEL != "warning" else None)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT

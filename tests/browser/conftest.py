@@ -83,6 +83,7 @@ class SalonServer:
     llm_base_url: str
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[str] | None = None
+    env: dict[str, str] = field(default_factory=dict)  # more settings, over the defaults
 
     @property
     def url(self) -> str:
@@ -100,6 +101,7 @@ class SalonServer:
             "SALON_LLM_TIMEOUT": "10",
             # Every test signs up its own people from 127.0.0.1 on one long-lived server.
             "SALON_SIGNUP_LIMIT_PER_HOUR": "10000",
+            **self.env,
         }
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.browser.server_main", "--port", str(self.port)],

@@ -99,6 +99,13 @@ def zoo(owner: Owner) -> dict[str, dict[str, Any]]:
     return made
 
 
+def viewed_zoo(owner: Owner, salon: SalonServer) -> dict[str, dict[str, Any]]:
+    """The zoo, with "alpha report" opened once by an anonymous viewer (1 view)."""
+    made = zoo(owner)
+    httpx.get(f"{salon.url}/api/v1/chats/share/{made['alpha']['share_id']}").raise_for_status()
+    return made
+
+
 # --- finding shares ----------------------------------------------------------------------------
 
 def test_search_filters_sorting_and_pages(
@@ -176,8 +183,7 @@ def zoo_chat(owner: Owner) -> str:
 def test_copy_revoke_restore_and_reset_a_row(
     open_page: OpenPage, salon: SalonServer, owner: Owner
 ) -> None:
-    made = zoo(owner)
-    httpx.get(f"{salon.url}/api/v1/chats/share/{made['alpha']['share_id']}").raise_for_status()
+    made = viewed_zoo(owner, salon)
     page, _ = open_page()
     page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=salon.url)
     log_in(page, salon.url, owner.email)
@@ -206,8 +212,7 @@ def test_copy_revoke_restore_and_reset_a_row(
 def test_bulk_revoke_and_reset_selected(
     open_page: OpenPage, salon: SalonServer, owner: Owner
 ) -> None:
-    made = zoo(owner)
-    httpx.get(f"{salon.url}/api/v1/chats/share/{made['alpha']['share_id']}").raise_for_status()
+    made = viewed_zoo(owner, salon)
     page, _ = open_page()
     log_in(page, salon.url, owner.email)
     revoke_selected = page.get_by_role("button", name="Revoke selected")
@@ -233,8 +238,7 @@ def test_bulk_revoke_and_reset_selected(
 def test_danger_zone_needs_the_typed_words(
     open_page: OpenPage, salon: SalonServer, owner: Owner
 ) -> None:
-    made = zoo(owner)
-    httpx.get(f"{salon.url}/api/v1/chats/share/{made['alpha']['share_id']}").raise_for_status()
+    made = viewed_zoo(owner, salon)
     page, _ = open_page()
     log_in(page, salon.url, owner.email)
     zone = page.get_by_role("region", name="Danger zone")

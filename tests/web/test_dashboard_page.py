@@ -9,7 +9,7 @@ have something to cut) and lets a share expire by time without waiting.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,30 +17,12 @@ import httpx
 import pytest
 
 from tests.factories import UserClient
+from tests.web.test_shares_dashboard_api import START, Clock, clock
+
+__all__ = ["clock"]  # the fixture, shared with the dashboard API tests
 
 HTML = {"Accept": "text/html"}
-START = datetime(2026, 1, 30, 8, 0, tzinfo=UTC)
 HOSTILE_TITLE = '</title><script>alert(1)</script><img src=x onerror="alert(2)">'
-
-
-class Clock:
-    """A clock that moves only when told to."""
-
-    def __init__(self, start: datetime) -> None:
-        self.current = start
-
-    def __call__(self) -> datetime:
-        return self.current
-
-    def advance(self, **delta: float) -> None:
-        self.current += timedelta(**delta)
-
-
-@pytest.fixture
-def clock(app: Any) -> Clock:
-    fixed = Clock(START)
-    app.state.ctx.clock = fixed
-    return fixed
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 
 from salon.config import normalize_database_url
 from salon.store.db import execute_autocommit
-from tests.browser.conftest import free_port, stop_process
+from tests.browser.conftest import SalonServer
 from tests.conftest import PG_URL
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.services.test_redis_sharing import REDIS_URL
@@ -53,28 +52,9 @@ def shared_database() -> Iterator[str]:
     asyncio.run(execute_autocommit(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def start_worker(database_url: str, data_dir: Path, llm_url: str) -> tuple[
-        subprocess.Popen[str], str]:
-    port = free_port()
-    env = {**os.environ, "SALON_ENV": "test", "SALON_DATA_DIR": str(data_dir),
-           "SALON_DATABASE_URL": database_url, "SALON_REDIS_URL": REDIS_URL,
-           "SALON_LLM_PROVIDER": "openai", "SALON_LLM_BASE_URL": f"{llm_url}/v1",
-           "SALON_LLM_MODEL": "fake-model"}
-    proc = subprocess.Popen([sys.executable, "-m", "tests.browser.server_main", "--port",
-                             str(port)], cwd=ROOT, env=env, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the worker exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return proc, url
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    stop_process(proc)
-    raise RuntimeError("the worker did not become healthy")
+def start_worker(database_url: str, data_dir: Path, llm_url: str) -> SalonServer:
+    return SalonServer(data_dir=data_dir, llm_base_url=f"{llm_url}/v1", env={
+        "SALON_DATABASE_URL": database_url, "SALON_REDIS_URL": REDIS_URL}).start()
 
 
 @pytest.fixture(scope="module")
@@ -83,15 +63,15 @@ def workers(shared_database: str, tmp_path_factory: pytest.TempPathFactory
     """Two workers: the first migrates the database, then the second starts."""
     data_dir = tmp_path_factory.mktemp("workers")
     with FakeOpenAIServer() as model:
-        one, url_one = start_worker(shared_database, data_dir, model.url)
+        one = start_worker(shared_database, data_dir, model.url)
         try:
-            two, url_two = start_worker(shared_database, data_dir, model.url)
+            two = start_worker(shared_database, data_dir, model.url)
             try:
-                yield url_one, url_two
+                yield one.url, two.url
             finally:
-                stop_process(two)
+                two.stop()
         finally:
-            stop_process(one)
+            one.stop()
 
 
 async def owner_on(url: str) -> httpx.AsyncClient:
