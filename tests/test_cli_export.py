@@ -1,8 +1,10 @@
-"""``salon export --all``: every conversation of an account into one ZIP, from the command line."""
+"""``salon export --all`` (every conversation of an account into one ZIP), and what `serve`
+checks before it starts."""
 
 from __future__ import annotations
 
 import json
+import socket
 import zipfile
 from pathlib import Path
 
@@ -59,3 +61,12 @@ def test_an_unwritable_target_leaves_nothing(data_dir: Path, tmp_path: Path) -> 
     assert result.returncode == 1
     assert_clean_failure(result, says="cannot write")
     assert not target.exists()
+
+
+def test_serve_refuses_a_redis_that_does_not_answer(data_dir: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    result = salon(data_dir, "serve", SALON_REDIS_URL=f"redis://127.0.0.1:{port}/0")
+    assert result.returncode == 1
+    assert_clean_failure(result, says="SALON_REDIS_URL does not answer")

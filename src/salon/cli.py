@@ -335,7 +335,22 @@ async def _preflight(settings: Settings) -> tuple[str | None, str]:
     except ValueError as exc:
         fail(str(exc), exit_code=EXIT_USAGE)
     await provider.aclose()
+    if settings.redis_url:
+        await _check_redis(settings.redis_url)
     return revision, provider.name
+
+
+async def _check_redis(url: str) -> None:
+    """Refuse to serve with a Redis that does not answer (it carries rate limits)."""
+    import redis.asyncio as aioredis
+
+    client = aioredis.from_url(url, socket_connect_timeout=5)
+    try:
+        await client.ping()
+    except Exception as exc:
+        fail(f"SALON_REDIS_URL does not answer: {_reason(exc)}")
+    finally:
+        await client.aclose()
 
 
 def display_url(host: str, port: int) -> str:
