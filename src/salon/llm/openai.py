@@ -25,6 +25,7 @@ from salon.llm.base import (
     ChatMessage,
     Chunk,
     GenerationParams,
+    ModelHealth,
     ProviderError,
 )
 
@@ -69,6 +70,11 @@ class OpenAIProvider:
     def server(self) -> str:
         """The base URL without credentials or query string, safe to show and log."""
         return display_url(self._base_url)
+
+    def health(self) -> ModelHealth:
+        """Always ``ok``: the server is asked only when someone chats (its failures are shown
+        then), so a health probe never costs tokens."""
+        return ModelHealth("ok")
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from salon.llm.base import LLM_NOT_CONFIGURED, ChatMessage, Chunk, GenerationParams, ProviderError
+from salon.llm.base import (
+    LLM_NOT_CONFIGURED,
+    ChatMessage,
+    Chunk,
+    GenerationParams,
+    ModelHealth,
+    ProviderError,
+)
 
 NOT_CONFIGURED_MESSAGE = (
     "No model is configured on this server. An administrator can either point Salon at an "
@@ -28,6 +35,10 @@ class UnconfiguredProvider:
         """Raises ``ProviderError(code=LLM_NOT_CONFIGURED)`` on first iteration; yields nothing."""
         raise ProviderError(NOT_CONFIGURED_MESSAGE, code=LLM_NOT_CONFIGURED)
         yield Chunk()  # pragma: no cover - makes this an async generator like the others
+
+    def health(self) -> ModelHealth:
+        return ModelHealth("not_configured", detail=NOT_CONFIGURED_MESSAGE,
+                           code=LLM_NOT_CONFIGURED)
 
     async def aclose(self) -> None:
         return None
