@@ -109,7 +109,8 @@ def _include_routers(app: FastAPI) -> None:
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> Any:
-        """Ready when the database answers."""
+        """Ready when the database (and Redis, when configured) answers; the model's state is
+        reported beside it (``degraded`` after the embedded model failed)."""
         ctx = app.state.ctx
         try:
             await ping(ctx.engine)
@@ -122,7 +123,11 @@ def _include_routers(app: FastAPI) -> None:
             except Exception as exc:
                 return JSONResponse({"status": "unavailable", "detail": type(exc).__name__,
                                      "code": "REDIS_UNAVAILABLE"}, status_code=503)
-        return {"status": "ok", "version": __version__}
+        # The model is reported, never a reason for 503: chats fail clearly, the rest works.
+        model = ctx.provider.health()
+        return {"status": "ok", "version": __version__,
+                "model": {"name": ctx.provider.name, "status": model.status,
+                          "code": model.code or None, "detail": model.detail or None}}
 
 
 async def build_context(settings: Settings) -> AppContext:
