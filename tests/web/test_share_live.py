@@ -269,3 +269,55 @@ async def test_too_many_streams_from_one_client(base: str, owner: Owner) -> None
             assert r.headers["retry-after"] == "30"
     async with watching(base, link):  # the closed streams were counted down
         pass
+
+
+# --- a share cut at a message ---------------------------------------------------------------------
+
+async def checkpoint_share(owner: Owner) -> tuple[str, str, list[dict[str, Any]]]:
+    """A live share of a chat, cut at its first answer: (chat id, link, the chat's messages)."""
+    chat_id = await owner.chat("first question")
+    messages = (await owner.http.get(f"/api/v1/chats/{chat_id}")).json()["chat"]["messages"]
+    share = await owner.share(chat_id, live=True, upto_message_id=messages[1]["id"])
+    return chat_id, share["share_id"], messages
+
+
+async def test_a_share_cut_at_a_message_streams_nothing_written_after_it(
+    base: str, owner: Owner
+) -> None:
+    chat_id, link, _ = await checkpoint_share(owner)
+    async with watching(base, link) as stream:
+        await owner.chat("a private follow-up", chat_id)
+        r = await owner.http.patch("/api/chat/title",
+                                   json={"conversation_id": chat_id, "title": "Renamed"})
+        assert r.status_code == 200
+        seen = await stream.until("title")  # the title is on the page; the turns are not
+    assert [e.kind for e in seen] == ["title"]
+    assert "private follow-up" not in json.dumps([e.data for e in seen])
+
+
+async def test_a_replay_of_a_share_cut_at_a_message_leaks_nothing(
+    base: str, owner: Owner
+) -> None:
+    chat_id, link, _ = await checkpoint_share(owner)
+    async with watching(base, link) as first:
+        await owner.http.patch("/api/chat/title",
+                               json={"conversation_id": chat_id, "title": "Before"})
+        last = (await first.until("title"))[-1].id
+    assert last is not None
+    await owner.chat("a private follow-up", chat_id)  # while nobody watches
+    await owner.http.patch("/api/chat/title", json={"conversation_id": chat_id, "title": "After"})
+    async with watching(base, link, **{"Last-Event-ID": last}) as again:
+        replayed = await again.until("title")
+    assert [(e.kind, e.data["title"]) for e in replayed] == [("title", "After")]
+
+
+async def test_moving_the_cut_asks_viewers_to_reload(base: str, owner: Owner) -> None:
+    chat_id, link, _ = await checkpoint_share(owner)
+    await owner.chat("second question", chat_id)
+    messages = (await owner.http.get(f"/api/v1/chats/{chat_id}")).json()["chat"]["messages"]
+    async with watching(base, link) as stream:
+        await owner.share(chat_id, upto_message_id=messages[-1]["id"])
+        assert (await stream.until("reload"))[-1].kind == "reload"
+    async with httpx.AsyncClient(base_url=base) as anonymous:
+        shown = (await anonymous.get(f"/s/{link}/messages")).json()
+    assert shown["count"] == 4 and "Echo: second question" in shown["messages"]

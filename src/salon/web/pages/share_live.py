@@ -3,7 +3,9 @@
 ``GET /s/{id}/events`` is a server-sent-events stream with the page's access rules (session,
 unlock cookie), spending no view. It sends ``turn`` (a message was stored), ``token`` (a piece
 of the answer being written) and ``title`` events, each with an id: reconnecting with
-``Last-Event-ID`` replays what was missed. When access ends (revoked, expired, rotated, made
+``Last-Event-ID`` replays what was missed. A share cut at a message (``upto_message_id``) shows
+nothing written after it, so its stream (and its replay) carries titles only; when the owner
+moves the cut, its viewers are told to ``reload``. When access ends (revoked, expired, rotated, made
 private, new password, deleted, sharing switched off) the stream sends ``closed`` with the
 spec's code and words, and ends. A viewer that fell too far behind gets ``reload``. A comment
 line every ``HEARTBEAT_SECONDS`` keeps idle connections open through proxies.
@@ -40,6 +42,8 @@ router = APIRouter()
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 3000
 FORWARDED = ("turn", "token", "title")
+# Every turn and token is written after the last stored message, so after any checkpoint.
+FORWARDED_PAST_CHECKPOINT = ("title",)
 
 
 def refusal(exc: SalonError) -> JSONResponse:
@@ -79,7 +83,8 @@ async def share_events(
             async with ctx.live.subscribe(share.conversation_id,
                                           last_event_id=last_event_id) as subscription:
                 async for chunk in _events(ctx, share_id, viewer, unlock, subscription,
-                                           expires_at=share.expires_at):
+                                           expires_at=share.expires_at,
+                                           checkpoint=share.upto_message_id):
                     yield chunk
         finally:
             await ctx.live_streams.close(share.id, client)
@@ -90,8 +95,9 @@ async def share_events(
 
 async def _events(
     ctx: AppContext, link: str, viewer: User | None, unlock: str | None,
-    subscription: Subscription, *, expires_at: datetime | None,
+    subscription: Subscription, *, expires_at: datetime | None, checkpoint: str | None,
 ) -> AsyncIterator[str]:
+    forwarded = FORWARDED_PAST_CHECKPOINT if checkpoint else FORWARDED
     yield f"retry: {RETRY_MS}\n\n"
     if subscription.gap:
         yield sse("reload", {"detail": "Some updates were missed: reload to catch up."})
@@ -104,14 +110,14 @@ async def _events(
             return
         event = pending.pop(0) if pending else await _next(ctx, queue, expires_at)
         if event is None or event.kind == "access":
-            closed = await _recheck(ctx, link, viewer, unlock)
-            if closed is not None:
-                yield closed
+            ended = await _recheck(ctx, link, viewer, unlock, checkpoint=checkpoint)
+            if ended is not None:
+                yield ended
                 return
             if event is None:
                 yield ": keep-alive\n\n"
             continue
-        if event.kind in FORWARDED:
+        if event.kind in forwarded:
             yield sse(event.kind, event.data, event.id)
 
 
@@ -129,14 +135,18 @@ async def _next(
 
 
 async def _recheck(
-    ctx: AppContext, link: str, viewer: User | None, unlock: str | None
+    ctx: AppContext, link: str, viewer: User | None, unlock: str | None, *,
+    checkpoint: str | None,
 ) -> str | None:
-    """The ``closed`` event when this viewer may no longer watch, else None."""
+    """The ``closed`` event when this viewer may no longer watch, ``reload`` when the share
+    now ends at another message (what the page shows changed), else None."""
     try:
-        await viewing.watch_access(ctx, link, viewer=viewer, unlock=unlock)
+        admission = await viewing.watch_access(ctx, link, viewer=viewer, unlock=unlock)
     except SalonError as exc:
         return sse("closed", {"code": exc.code, "detail": exc.detail,
                               "status": status_for(exc)})
+    if admission.share.upto_message_id != checkpoint:
+        return sse("reload", {"detail": "The shared part of this chat changed: reload the page."})
     return None
 
 
