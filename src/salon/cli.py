@@ -19,8 +19,6 @@ from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
 
 import sqlalchemy as sa
 import typer
-from alembic.runtime.migration import MigrationContext
-from alembic.util.exc import CommandError
 from pydantic import AliasChoices, ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
@@ -39,7 +37,13 @@ from salon.services import archive, auth, exporting, importing
 from salon.services.context import AppContext, password_hasher, utc_now
 from salon.store import users as user_repo
 from salon.store.blobs import BlobStore
-from salon.store.db import create_engine, transaction, upgrade_database
+from salon.store.db import (
+    MigrationError,
+    create_engine,
+    get_revision,
+    transaction,
+    upgrade_database,
+)
 
 T = TypeVar("T")
 
@@ -146,7 +150,7 @@ def run(work: Coroutine[Any, Any, T], *, settings: Settings) -> T:
         return asyncio.run(work)
     except SalonError as exc:
         raise CliError(exc.detail) from None
-    except (sa.exc.SQLAlchemyError, CommandError, OSError) as exc:
+    except (sa.exc.SQLAlchemyError, MigrationError, OSError) as exc:
         where = safe_url(settings.resolved_database_url)
         raise CliError(f"cannot use the database at {where}: {_reason(exc)}") from None
 
@@ -181,10 +185,7 @@ async def migrate(settings: Settings) -> str | None:
     engine = open_engine(settings)
     try:
         await upgrade_database(engine)
-        async with engine.connect() as conn:
-            return await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+        return await get_revision(engine)
     finally:
         await engine.dispose()
 

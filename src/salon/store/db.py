@@ -12,13 +12,14 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
-from alembic import command
-from alembic.config import Config
 from sqlalchemy.dialects import sqlite as sqlite_dialects
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -166,27 +167,65 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         yield conn
 
 
+class MigrationError(Exception):
+    """Alembic could not bring the database to the newest revision: most often the database
+    is at a revision this version of Salon does not know (a newer Salon migrated it)."""
+
+
 def alembic_config() -> Config:
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     return cfg
 
 
+def head_revision() -> str:
+    """The newest migration's revision, read from the file names (``0005_conversation_imports
+    .py`` is revision "0005") without loading alembic; tests/store/test_migrations.py checks it
+    against alembic's own reading of the files."""
+    names = (path.name for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+    return max(name.split("_", 1)[0] for name in names)
+
+
+async def get_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None when it was never migrated."""
+
+    def _read(sync_conn: sa.Connection) -> str | None:
+        if not sa.inspect(sync_conn).has_table("alembic_version"):
+            return None
+        revision = sync_conn.execute(sa.text("SELECT version_num FROM alembic_version"))
+        return revision.scalar()
+
+    async with engine.connect() as conn:
+        return await conn.run_sync(_read)
+
+
 async def upgrade_database(engine: AsyncEngine) -> None:
-    """Apply every pending migration (idempotent; safe at each start)."""
-
-    def _upgrade(sync_conn: sa.Connection) -> None:
-        cfg = alembic_config()
-        cfg.attributes["connection"] = sync_conn
-        command.upgrade(cfg, "head")
-
-    async with transaction(engine) as conn:
-        await conn.run_sync(_upgrade)
+    """Apply every pending migration (idempotent; safe at each start). A database already at
+    ``head_revision()`` is only read: alembic, a third of a second and tens of megabytes to
+    load, is imported only when there is something to migrate. Raises ``MigrationError`` when
+    alembic cannot migrate it."""
+    if await get_revision(engine) != head_revision():
+        async with transaction(engine) as conn:
+            await conn.run_sync(_upgrade)
     if engine.dialect.name == "sqlite":
         # Fresh planner statistics (bounded work), so the dashboard's indexes get used.
         async with engine.connect() as conn:
             await conn.exec_driver_sql("PRAGMA analysis_limit=1000")
             await conn.exec_driver_sql("PRAGMA optimize=0x10002")
+
+
+def _upgrade(sync_conn: sa.Connection) -> None:
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    cfg = alembic_config()
+    cfg.attributes["connection"] = sync_conn
+    try:
+        command.upgrade(cfg, "head")
+    except CommandError as exc:
+        raise MigrationError(str(exc)) from exc
 
 
 async def execute_autocommit(url: str, statement: str) -> None:
