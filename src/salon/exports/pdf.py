@@ -77,8 +77,13 @@ def write_pdf(conv: Conversation, messages: Sequence[Message], files: Files, *,
     return bytes(writer.pdf.output())
 
 
+def missing_fonts(font_dir: Path = FONT_DIR) -> list[Path]:
+    """The font files PDF export needs that ``font_dir`` lacks (none: PDF export works)."""
+    return [font_dir / name for _, _, name in FONTS if not (font_dir / name).is_file()]
+
+
 def _document(font_dir: Path) -> FPDF:
-    if not all((font_dir / name).is_file() for _, _, name in FONTS):
+    if missing_fonts(font_dir):
         raise InvalidInput(FONTS_MISSING, code="FORMAT_NOT_SUPPORTED", field="format")
     pdf = FPDF(format="A4")
     for family, style, name in FONTS:
