@@ -27,11 +27,13 @@ def free_port() -> int:
 
 
 def salon_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """The caller's environment without any SALON_* or admin variable, plus ``extra``."""
+    """The caller's environment without any SALON_* or admin variable, plus ``extra`` (which
+    may override the defaults: no model, 200 columns)."""
     admin = {"USER_PERMISSIONS_CHAT_SHARE", "USER_PERMISSIONS_SHARING_PUBLIC_CHAT",
              "USER_PERMISSIONS_CHAT_CLONE", "ENABLE_COMMUNITY_SHARING"}
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALON_") and k not in admin}
-    env.update(SALON_DATA_DIR=str(data_dir), SALON_LLM_PROVIDER="none", COLUMNS="200", **extra)
+    env.update(SALON_DATA_DIR=str(data_dir), SALON_LLM_PROVIDER="none", COLUMNS="200")
+    env.update(extra)
     return env
 
 

@@ -9,10 +9,12 @@ problems, 1 for everything else.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sys
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
@@ -33,8 +35,9 @@ from salon.domain.errors import NotFound, SalonError
 from salon.domain.users import User
 from salon.llm import create_provider
 from salon.llm.unconfigured import UnconfiguredProvider
-from salon.services import archive, auth, exporting, importing
+from salon.services import archive, auth, doctor, exporting, importing
 from salon.services.context import AppContext, password_hasher, utc_now
+from salon.services.doctor import describe_error, safe_url
 from salon.store import users as user_repo
 from salon.store.blobs import BlobStore
 from salon.store.db import (
@@ -136,14 +139,6 @@ def _describe_settings_errors(exc: ValidationError) -> str:
     return "invalid settings: " + "; ".join(problems)
 
 
-def safe_url(url: str) -> str:
-    """A database URL fit to print: the password is masked."""
-    try:
-        return sa.make_url(url).render_as_string(hide_password=True)
-    except sa.exc.ArgumentError:
-        return "(unparsable URL)"
-
-
 def run(work: Coroutine[Any, Any, T], *, settings: Settings) -> T:
     """Run ``work`` to completion, turning the errors a user can cause into ``CliError``."""
     try:
@@ -152,15 +147,7 @@ def run(work: Coroutine[Any, Any, T], *, settings: Settings) -> T:
         raise CliError(exc.detail) from None
     except (sa.exc.SQLAlchemyError, MigrationError, OSError) as exc:
         where = safe_url(settings.resolved_database_url)
-        raise CliError(f"cannot use the database at {where}: {_reason(exc)}") from None
-
-
-def _reason(exc: BaseException) -> str:
-    """The driver's own words when there are some, on one line."""
-    if isinstance(exc, sa.exc.DBAPIError) and exc.orig is not None:
-        exc = exc.orig
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0]
+        raise CliError(f"cannot use the database at {where}: {describe_error(exc)}") from None
 
 
 def fail(message: str, *, exit_code: int = EXIT_FAILURE) -> NoReturn:
@@ -175,7 +162,7 @@ def open_engine(settings: Settings) -> AsyncEngine:
     try:
         return create_engine(settings.resolved_database_url)
     except (sa.exc.ArgumentError, sa.exc.InvalidRequestError, ImportError) as exc:
-        fail(f"SALON_DATABASE_URL is not a usable database URL ({_reason(exc)}); "
+        fail(f"SALON_DATABASE_URL is not a usable database URL ({describe_error(exc)}); "
              "Salon supports sqlite:///path and postgresql://user:password@host/db.",
              exit_code=EXIT_USAGE)
 
@@ -343,15 +330,9 @@ async def _preflight(settings: Settings) -> tuple[str | None, str]:
 
 async def _check_redis(url: str) -> None:
     """Refuse to serve with a Redis that does not answer (it carries rate limits)."""
-    import redis.asyncio as aioredis
-
-    client = aioredis.from_url(url, socket_connect_timeout=5)
-    try:
-        await client.ping()
-    except Exception as exc:
-        fail(f"SALON_REDIS_URL does not answer: {_reason(exc)}")
-    finally:
-        await client.aclose()
+    problem = await doctor.get_redis_problem(url)
+    if problem is not None:
+        fail(f"SALON_REDIS_URL does not answer: {problem}")
 
 
 def display_url(host: str, port: int) -> str:
@@ -545,3 +526,64 @@ def _import_progress(size: int) -> Iterator[Callable[[int], None] | None]:
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("import", total=size)
         yield lambda done: progress.update(task, completed=done)
+
+
+# --- doctor ---------------------------------------------------------------------------------
+
+DOCTOR_MARKS = {"ok": ("✓", "green"), "warn": ("!", "yellow"), "fail": ("✗", "red"),
+                "skip": ("-", None)}
+
+
+@app.command("doctor")
+def doctor_(
+    skip_model: Annotated[bool, typer.Option(
+        "--skip-model", help="Do not load and ask the model (that can take a while).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the results as JSON.")] = False,
+) -> None:
+    """Check what works: settings, database and migrations, the data folder, Redis, the fonts
+    for PDF, and the model (asked one short question, timed). Each problem comes with its fix;
+    the exit code is 1 when something Salon needs is broken."""
+    show = None if as_json else (lambda result: typer.echo(format_check(result)))
+    try:
+        settings = load_settings()
+    except CliError as exc:
+        results = [doctor.settings_failure(exc.message)]
+        if show is not None:
+            show(results[0])
+    else:
+        results = asyncio.run(_diagnose(settings, skip_model=skip_model, show=show))
+    healthy = doctor.is_healthy(results)
+    if as_json:
+        typer.echo(json.dumps({"healthy": healthy, "checks": [asdict(r) for r in results]},
+                              indent=2, ensure_ascii=False))
+    else:
+        typer.echo(doctor_summary(results))
+    if not healthy:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+async def _diagnose(settings: Settings, *, skip_model: bool,
+                    show: Callable[[doctor.CheckResult], None] | None) -> list[doctor.CheckResult]:
+    results = []
+    async for result in doctor.run_checks(settings, skip_model=skip_model):
+        if show is not None:
+            show(result)
+        results.append(result)
+    return results
+
+
+def format_check(result: doctor.CheckResult) -> str:
+    """``✓ name  summary``, then ``    fix: ...`` under a problem."""
+    mark, color = DOCTOR_MARKS[result.status]
+    line = f"{typer.style(mark, fg=color, bold=True)} {result.name:<9} {result.summary}"
+    return line if result.fix is None else f"{line}\n    fix: {result.fix}"
+
+
+def doctor_summary(results: list[doctor.CheckResult]) -> str:
+    broken = [r.name for r in results if r.status == "fail"]
+    warnings = sum(r.status == "warn" for r in results)
+    if broken:
+        return f"Broken: {', '.join(broken)}. Each fix is shown under its line."
+    if warnings:
+        return f"Everything Salon needs works ({warnings} warning{'s' if warnings > 1 else ''})."
+    return "Everything works."
