@@ -48,8 +48,8 @@ define install_salon
 	@if ! scripts/install-model.sh $(VENV); then \
 	  echo "WARNING: the embedded model (llama-cpp-python) could not be built: a C/C++ compiler" >&2; \
 	  echo "WARNING: and cmake are needed. Salon runs without it; set SALON_LLM_BASE_URL to use a" >&2; \
-	  echo "WARNING: model server, or fix the build and run 'make model'. '$(BIN)/salon doctor'" >&2; \
-	  echo "WARNING: shows what works." >&2; \
+	  echo "WARNING: model server, or fix the build and run 'make model'." >&2; \
+	  echo "WARNING: Run '$(BIN)/salon doctor' to see what works, with the fix for each problem." >&2; \
 	fi
 	@touch $@
 endef
