@@ -377,7 +377,8 @@ def serve(
                    else create_app(settings, freeze_startup_objects=True))
     uvicorn.run(target, host=settings.host, port=settings.port, workers=workers,
                 factory=workers > 1, log_level=log_level, server_header=False,
-                proxy_headers=False)  # the app applies SALON_TRUSTED_PROXIES itself
+                proxy_headers=False,  # the app applies SALON_TRUSTED_PROXIES itself
+                ws="none")  # no WebSocket routes (live updates are server-sent events)
 
 
 # --- export and import ----------------------------------------------------------------------

@@ -6,6 +6,8 @@ cover Latin, Greek, Cyrillic, Arabic, Hebrew and more. A character the font has 
 Right-to-left text is written without shaping. Markdown is shown as written.
 
 Every part is laid out once, top to bottom, so the time grows with the size of the chat.
+fpdf2 and Pillow (some 40 MB resident) are imported by the first PDF export, not with this
+module.
 """
 
 from __future__ import annotations
@@ -14,12 +16,7 @@ import io
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, cast
-
-from fpdf import FPDF
-from fpdf.enums import TableCellFillMode, XPos, YPos
-from fpdf.fonts import FontFace, TTFFont
-from PIL import Image
+from typing import TYPE_CHECKING, Any, cast
 
 from salon.domain.conversations import Conversation, Message
 from salon.domain.errors import InvalidInput
@@ -37,6 +34,10 @@ from salon.exports.common import (
 from salon.render.parts import DataTable as Table
 from salon.render.parts import as_text, human_size
 
+if TYPE_CHECKING:
+    from fpdf import FPDF
+    from fpdf.fonts import TTFFont
+
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 FONTS = (("sans", "", "DejaVuSans.ttf"), ("sans", "B", "DejaVuSans-Bold.ttf"),
          ("mono", "", "DejaVuSansMono.ttf"))
@@ -49,7 +50,7 @@ IMAGE_MAX_HEIGHT = 120.0  # mm
 PX_TO_MM = 25.4 / 96
 MUTED = (110, 110, 110)
 CODE_BACKGROUND = (244, 244, 246)
-HEADINGS = FontFace(emphasis="BOLD", fill_color=(226, 226, 232))
+HEADINGS_FILL = (226, 226, 232)
 
 
 class _Glyphs(dict[int, int | str]):
@@ -85,6 +86,8 @@ def missing_fonts(font_dir: Path = FONT_DIR) -> list[Path]:
 def _document(font_dir: Path) -> FPDF:
     if missing_fonts(font_dir):
         raise InvalidInput(FONTS_MISSING, code="FORMAT_NOT_SUPPORTED", field="format")
+    from fpdf import FPDF
+
     pdf = FPDF(format="A4")
     for family, style, name in FONTS:
         pdf.add_font(family, style, font_dir / name)
@@ -99,7 +102,7 @@ class _PdfWriter:
     def __init__(self, font_dir: Path, files: Mapping[str, StoredFile]) -> None:
         self.pdf = _document(font_dir)
         self.files = files
-        self.glyphs = {family: _Glyphs(cast(TTFFont, self.pdf.fonts[family]).cmap)
+        self.glyphs = {family: _Glyphs(cast("TTFFont", self.pdf.fonts[family]).cmap)
                        for family in ("sans", "mono")}
 
     def clean(self, text: str, family: str = "sans") -> str:
@@ -113,7 +116,7 @@ class _PdfWriter:
         pdf.set_text_color(*color)
         pdf.multi_cell(0, size * 0.5, self.clean(text, family), fill=fill, link=link,
                        align="L", padding=2 if fill else 0,
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+                       new_x="LMARGIN", new_y="NEXT")
 
     def heading(self, text: str, *, size: float) -> None:
         self.write(text, style="B", size=size)
@@ -206,11 +209,14 @@ class _PdfWriter:
         columns = table.columns[:MAX_TABLE_COLUMNS]
         if not columns:
             return
+        from fpdf.fonts import FontFace
+
         pdf = self.pdf
         pdf.set_font("sans", "", 8.5)
         pdf.set_text_color(0, 0, 0)
-        with pdf.table(headings_style=HEADINGS, cell_fill_color=CODE_BACKGROUND,
-                       cell_fill_mode=TableCellFillMode.ROWS, first_row_as_headings=True,
+        headings = FontFace(emphasis="BOLD", fill_color=HEADINGS_FILL)
+        with pdf.table(headings_style=headings, cell_fill_color=CODE_BACKGROUND,
+                       cell_fill_mode="ROWS", first_row_as_headings=True,
                        text_align="LEFT", line_height=4.5) as grid:
             for cells in [columns, *table.rows]:
                 row = grid.row()
@@ -255,6 +261,8 @@ class _PdfWriter:
 def image_size(data: bytes) -> tuple[int, int] | None:
     """The image's size in pixels; None when Pillow cannot read it or it is a
     decompression bomb."""
+    from PIL import Image
+
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:

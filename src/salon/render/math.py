@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from latex2mathml.converter import convert
 from markupsafe import Markup
 
 MAX_LATEX_CHARS = 5_000
@@ -14,6 +13,8 @@ def latex_to_mathml(latex: str, *, display: bool) -> Markup:
     The result still passes through the sanitiser: latex2mathml copies ``\\href`` targets
     and styles into attributes, which the allow-list drops.
     """
+    from latex2mathml.converter import convert  # loaded by the first formula, not at start
+
     source = latex.strip()
     if len(source) > MAX_LATEX_CHARS:
         return _as_code(source)

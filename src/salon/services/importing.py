@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import ijson
 import sqlalchemy as sa
 
 from salon.domain import imports, salon_json
@@ -124,6 +123,8 @@ class _Reader:
 
 
 def _open_items(reader: _Reader) -> streaming.JsonItems:
+    import ijson  # loaded by the first import of a file, not with the server
+
     try:
         return streaming.JsonItems(ijson.basic_parse(reader, use_float=True,
                                                      buf_size=MAX_READ_BYTES))
@@ -132,6 +133,8 @@ def _open_items(reader: _Reader) -> streaming.JsonItems:
 
 
 def _read_outcomes(items: streaming.JsonItems, now: datetime) -> Iterator[_Outcome]:
+    import ijson
+
     index = 0
     try:
         for value in items:

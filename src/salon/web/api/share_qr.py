@@ -17,7 +17,6 @@ import zlib
 from collections.abc import Iterable, Sequence
 from typing import Literal
 
-import segno
 from fastapi import APIRouter, Request, Response
 
 from salon.services import shares as share_service
@@ -63,6 +62,8 @@ async def share_qr_code(
 
 def qr_image(text: str, *, format: Format, style: Style) -> bytes:
     """``text`` as a QR code in ``format``; segno chooses the version and error level."""
+    import segno  # loaded by the first QR code, not with the server
+
     qr = segno.make(text, error="m", micro=False)
     if style == "plain":
         out = io.BytesIO()
