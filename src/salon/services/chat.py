@@ -341,7 +341,9 @@ async def _question_message(ctx: AppContext, turn: Turn) -> ChatMessage:
 
 
 def system_prompt(now: datetime, loc: Location) -> str:
-    lines = ["You are Salon, a helpful, accurate and concise assistant."]
+    # Short on purpose: the embedded 135M model answers more questions right with this line
+    # than with a longer persona (bench/local_model.py), and big models lose nothing by it.
+    lines = ["You are Salon, a helpful assistant. Answer the question briefly and correctly."]
     local = now.astimezone(ZoneInfo(loc.timezone)) if loc.timezone else now
     lines.append(f"The current date and time is {local.strftime('%A, %d %B %Y, %H:%M')}"
                  f" ({loc.timezone or 'UTC'}).")
