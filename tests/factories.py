@@ -22,8 +22,10 @@ class UserClient:
     http: httpx.AsyncClient
 
     @classmethod
-    async def sign_up(cls, app: Any, *, name: str, email: str, password: str) -> UserClient:
-        transport = httpx.ASGITransport(app=app)
+    async def sign_up(cls, app: Any, *, name: str, email: str, password: str,
+                      client: tuple[str, int] = ("127.0.0.1", 123)) -> UserClient:
+        """``client`` is the address the app sees (sign-ups are limited per address)."""
+        transport = httpx.ASGITransport(app=app, client=client)
         anon = httpx.AsyncClient(transport=transport, base_url="http://testserver")
         async with anon:
             r = await anon.post("/api/v1/auths/signup",

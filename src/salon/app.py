@@ -169,6 +169,7 @@ async def use_redis(ctx: AppContext, url: str) -> None:
 async def close_context(ctx: AppContext) -> None:
     await ctx.view_batch.flush()
     await ctx.provider.aclose()
+    ctx.passwords.close()
     if ctx.row_reader is not None:
         await ctx.row_reader.close()
     if ctx.redis is not None:

@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     session_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # Password hashes (argon2id, 64 MiB each) running at once per process, and how many more
+    # may wait; beyond that a sign-in is refused at once (429 SERVER_BUSY).
+    password_hash_workers: int = Field(default=2, ge=1)
+    password_hash_queue: int = Field(default=8, ge=0)
     max_query_chars: int = Field(default=100_000, ge=1)
     daily_message_limit: int = Field(default=0, ge=0)
     log_level: str = "info"

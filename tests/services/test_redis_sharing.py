@@ -18,7 +18,14 @@ import pytest
 from salon.domain.errors import RateLimited
 from salon.services.live import LiveEvent, Subscription
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
-from salon.services.ratelimit import Limiter, RateLimiter, RedisRateLimiter
+from salon.services.ratelimit import (
+    Limit,
+    Limiter,
+    RateLimiter,
+    RedisRateLimiter,
+    Reservation,
+    reserve_all,
+)
 
 REDIS_URL = os.environ.get("SALON_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -78,6 +85,38 @@ async def test_old_attempts_leave_the_window(limiter: Limiter) -> None:
     assert await limiter.retry_after(key, limit=2, window=0.3) > 0
     await asyncio.sleep(0.4)
     assert await limiter.retry_after(key, limit=2, window=0.3) == 0
+
+
+async def test_a_burst_of_reservations_gets_exactly_the_limit(limiter: Limiter) -> None:
+    key = fresh_key()
+    attempts = await asyncio.gather(
+        *(limiter.reserve(key, limit=10, window=60) for _ in range(60)))
+    granted = [a.token for a in attempts if a.token is not None]
+    assert len(granted) == len(set(granted)) == 10
+    assert all(59 < a.retry_after <= 60 for a in attempts if a.token is None)
+    # Releasing one attempt frees exactly one place; an unknown token frees none.
+    await limiter.release(key, granted[0])
+    await limiter.release(key, "not a token")
+    assert (await limiter.reserve(key, limit=10, window=60)).token is not None
+    assert (await limiter.reserve(key, limit=10, window=60)).token is None
+
+
+async def test_reserve_all_holds_every_limit_or_none(limiter: Limiter) -> None:
+    narrow, wide = fresh_key(), fresh_key()
+    limits = [Limit(narrow, 5, 60), Limit(wide, 3, 60)]
+    results = await asyncio.gather(*(reserve_all(limiter, limits, message="wait {seconds} s")
+                                     for _ in range(8)), return_exceptions=True)
+    held = [r for r in results if isinstance(r, Reservation)]
+    refused = [r for r in results if isinstance(r, RateLimited)]
+    assert (len(held), len(refused)) == (3, 5)
+    assert all(r.detail == f"wait {r.extra['retry_after']} s" for r in refused)
+    # The narrow limit holds only what the wide one let through.
+    assert (await limiter.reserve(narrow, limit=3, window=60)).token is None
+    assert (await limiter.reserve(narrow, limit=4, window=60)).token is not None
+    # Success forgets the narrow limit's failures and gives the wide limit its place back.
+    await held[0].succeed()
+    assert await limiter.retry_after(narrow, limit=1, window=60) == 0
+    assert (await limiter.reserve(wide, limit=3, window=60)).token is not None
 
 
 async def test_two_workers_count_the_same_attempts(redis: Any) -> None:

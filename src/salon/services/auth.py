@@ -7,7 +7,6 @@ usable credential. Passwords are argon2id. Session tokens and API tokens are bot
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import uuid
@@ -16,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 
 from salon.domain import users as rules
 from salon.domain.errors import (
@@ -30,6 +28,7 @@ from salon.domain.errors import (
 from salon.domain.users import User
 from salon.services import files as file_service
 from salon.services.context import AppContext
+from salon.services.ratelimit import Limit, Reservation, reserve_all
 from salon.store import shares as share_repo
 from salon.store import users as repo
 from salon.store.db import transaction
@@ -73,17 +72,31 @@ def hash_secret(secret: str) -> str:
 
 
 async def hash_password(ctx: AppContext, password: str) -> str:
-    return await asyncio.to_thread(ctx.hasher.hash, password)
+    """On the bounded pool (``SERVER_BUSY`` when it is full)."""
+    return await ctx.passwords.hash(password)
 
 
 async def verify_password(ctx: AppContext, password_hash: str, password: str) -> bool:
-    def _verify() -> bool:
-        try:
-            return ctx.hasher.verify(password_hash, password)
-        except (VerificationError, InvalidHashError):
-            return False
+    """On the bounded pool (``SERVER_BUSY`` when it is full); False for a malformed hash."""
+    return await ctx.passwords.verify(password_hash, password)
 
-    return await asyncio.to_thread(_verify)
+
+async def verify_reserved(
+    ctx: AppContext, reservation: Reservation, password_hash: str, password: str
+) -> bool:
+    """Check a password whose attempt ``reservation`` already holds: reserved
+    (``ratelimit.reserve_all``) before anything slow, so a burst of parallel guesses is counted
+    as it arrives, never after the hashes. A wrong password stays counted; a right one clears
+    the failures under the first limit (``Reservation.succeed``); a check the busy pool refused
+    gives the attempt back."""
+    try:
+        ok = await verify_password(ctx, password_hash, password)
+    except RateLimited:
+        await reservation.release()
+        raise
+    if ok:
+        await reservation.succeed()
+    return ok
 
 
 async def create_user(
@@ -94,9 +107,10 @@ async def create_user(
     only while ``SALON_ENABLE_SIGNUP`` is on (admins and the CLI can always create users).
     Sign-ups from one ``client`` are limited (each costs a password hash)."""
     if client is not None:
-        await _limit(ctx, f"signup:{client}", ctx.settings.signup_limit_per_hour,
-                     SIGNUP_WINDOW_SECONDS, "Too many sign-ups from your address. Try again later.")
-        await ctx.limiter.hit(f"signup:{client}", window=SIGNUP_WINDOW_SECONDS)
+        await reserve_all(ctx.limiter, [Limit(f"signup:{client}",
+                                              ctx.settings.signup_limit_per_hour,
+                                              SIGNUP_WINDOW_SECONDS)],
+                          message="Too many sign-ups from your address. Try again later.")
     clean_email = rules.normalize_email(email)
     clean_name = rules.clean_name(name)
     rules.check_password_strength(password)
@@ -122,28 +136,20 @@ async def create_user(
 
 
 async def sign_in(ctx: AppContext, *, email: str, password: str, client: str) -> NewSession:
-    """Check credentials and open a session. Failed attempts are limited per email and client."""
-    key = f"signin:{email.strip().lower()}:{client}"
-    client_key = f"signin-client:{client}"
-    message = "Too many failed sign-in attempts. Try again later."
-    await _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
-    await _limit(ctx, client_key, SIGNIN_CLIENT_ATTEMPTS, SIGNIN_WINDOW_SECONDS, message)
+    """Check credentials and open a session. Failed attempts are limited per email and client,
+    and per client."""
+    clean = email.strip().lower()
+    reservation = await reserve_all(ctx.limiter, [
+        Limit(f"signin:{clean}:{client}", SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS),
+        Limit(f"signin-client:{client}", SIGNIN_CLIENT_ATTEMPTS, SIGNIN_WINDOW_SECONDS),
+    ], message="Too many failed sign-in attempts. Try again later.")
     async with ctx.engine.connect() as conn:
-        found = await repo.get_user_with_hash(conn, email.strip().lower())
-    ok = await verify_password(ctx, found[1] if found else _dummy_hash(ctx.hasher),
+        found = await repo.get_user_with_hash(conn, clean)
+    ok = await verify_reserved(ctx, reservation, found[1] if found else _dummy_hash(ctx.hasher),
                                password)
     if not found or not ok:
-        await ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
-        await ctx.limiter.hit(client_key, window=SIGNIN_WINDOW_SECONDS)
         raise Unauthenticated("The email or password is incorrect.", code="INVALID_CREDENTIALS")
-    await ctx.limiter.reset(key)
     return await open_session(ctx, found[0])
-
-
-async def _limit(ctx: AppContext, key: str, limit: int, window: float, message: str) -> None:
-    wait = await ctx.limiter.retry_after(key, limit=limit, window=window)
-    if wait:
-        raise RateLimited(message, retry_after=int(wait) + 1)
 
 
 async def open_session(ctx: AppContext, user: User) -> NewSession:
@@ -267,13 +273,12 @@ async def change_password(
     """Change the caller's password after checking the current one. Every other session ends
     (``keep_token``, the caller's own session, stays); API tokens stay valid."""
     rules.check_password_strength(new)
-    key = f"password:{user.id}"
-    await _limit(ctx, key, SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS,
-           "Too many wrong current passwords. Try again later.")
+    reservation = await reserve_all(
+        ctx.limiter, [Limit(f"password:{user.id}", SIGNIN_ATTEMPTS, SIGNIN_WINDOW_SECONDS)],
+        message="Too many wrong current passwords. Try again later.")
     async with ctx.engine.connect() as conn:
         stored = await repo.get_password_hash(conn, user.id)
-    if stored is None or not await verify_password(ctx, stored, current):
-        await ctx.limiter.hit(key, window=SIGNIN_WINDOW_SECONDS)
+    if stored is None or not await verify_reserved(ctx, reservation, stored, current):
         raise InvalidInput("The current password is incorrect.", code="INCORRECT_PASSWORD",
                            field="password")
     new_hash = await hash_password(ctx, new)

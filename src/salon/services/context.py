@@ -15,6 +15,7 @@ from salon.config import Settings
 from salon.llm.base import Provider
 from salon.services.live import LiveHub, StreamLimits
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
+from salon.services.passwords import PasswordPool
 from salon.services.ratelimit import Limiter, RateLimiter
 from salon.services.view_batch import ViewBatch
 from salon.store.blobs import BlobStore
@@ -77,10 +78,15 @@ class AppContext:
     view_batch: ViewBatch = field(init=False)
     # The hot path's one-row share reads, outside SQLAlchemy (store.db.create_row_reader).
     row_reader: RowReader | None = field(init=False)
+    # Every password hash and check goes through this bounded pool (services.passwords).
+    passwords: PasswordPool = field(init=False)
 
     def __post_init__(self) -> None:
         self.view_batch = ViewBatch(self.engine)
         self.row_reader = create_row_reader(self.engine)
+        self.passwords = PasswordPool(self.hasher,
+                                      workers=self.settings.password_hash_workers,
+                                      queue=self.settings.password_hash_queue)
 
     def now(self) -> datetime:
         return self.clock()

@@ -22,12 +22,13 @@ from typing import Any
 
 from salon.domain import shares as rules
 from salon.domain.conversations import Conversation, Message, clean_title, slugify
-from salon.domain.errors import Gone, NotFound, RateLimited, SalonError, Unauthenticated
+from salon.domain.errors import Gone, NotFound, SalonError, Unauthenticated
 from salon.domain.files import unique_names
 from salon.domain.shares import AccessDecision, Share, SharedFile
 from salon.domain.users import User, effective_permissions
 from salon.services import auth
 from salon.services.context import AppContext
+from salon.services.ratelimit import Limit, reserve_all
 from salon.services.shares import live_content, snapshot_content
 from salon.store import conversations as conv_repo
 from salon.store import shares as repo
@@ -298,18 +299,14 @@ async def verify_share_password(
     # Every refusal but the password's (not found, revoked, expired, login) comes first.
     _judge(ctx, access, viewer=viewer, password_ok=True)
     share = access.share
-    client_key, share_key = f"share-verify:{share.id}:{client}", f"share-verify:{share.id}"
-    for key, limit in ((client_key, VERIFY_ATTEMPTS), (share_key, VERIFY_SHARE_CAP)):
-        wait = await ctx.limiter.retry_after(key, limit=limit, window=VERIFY_WINDOW)
-        if wait:
-            raise RateLimited("Too many wrong passwords for this link; try again in "
-                              f"{int(wait) + 1} seconds.", retry_after=int(wait) + 1)
-    if share.password_hash is not None and not await auth.verify_password(
-            ctx, share.password_hash, password):
-        await ctx.limiter.hit(client_key, window=VERIFY_WINDOW)
-        await ctx.limiter.hit(share_key, window=VERIFY_WINDOW)
+    reservation = await reserve_all(ctx.limiter, [
+        Limit(f"share-verify:{share.id}:{client}", VERIFY_ATTEMPTS, VERIFY_WINDOW),
+        Limit(f"share-verify:{share.id}", VERIFY_SHARE_CAP, VERIFY_WINDOW),
+    ], message="Too many wrong passwords for this link; try again in {seconds} seconds.")
+    if share.password_hash is None:
+        await reservation.succeed()
+    elif not await auth.verify_reserved(ctx, reservation, share.password_hash, password):
         raise Unauthenticated(rules.INVALID_PASSWORD_DETAIL, code="INVALID_PASSWORD")
-    await ctx.limiter.reset(client_key)
     return share, unlock_token(ctx, share)
 
 

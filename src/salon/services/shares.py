@@ -26,6 +26,7 @@ from salon.domain.users import User
 from salon.services import auth
 from salon.services.context import AppContext
 from salon.services.conversations import conversation_not_found
+from salon.services.ratelimit import Limit, reserve_all
 from salon.store import conversations as conv_repo
 from salon.store import shares as repo
 from salon.store.db import transaction
@@ -195,16 +196,14 @@ async def _check_current_password(ctx: AppContext, share: Share, given: object) 
     if not isinstance(given, str) or not given:
         raise InvalidInput("Enter the current password to change or remove it.",
                            code="CURRENT_PASSWORD_REQUIRED", field="current_password")
-    key = f"share-current-password:{share.id}"
-    wait = await ctx.limiter.retry_after(key, limit=CURRENT_PASSWORD_ATTEMPTS, window=15 * 60)
-    if wait:
-        raise RateLimited("Too many wrong passwords; try again later.", retry_after=int(wait) + 1)
+    reservation = await reserve_all(
+        ctx.limiter, [Limit(f"share-current-password:{share.id}", CURRENT_PASSWORD_ATTEMPTS,
+                            15 * 60)],
+        message="Too many wrong passwords; try again later.")
     assert share.password_hash is not None
-    if not await auth.verify_password(ctx, share.password_hash, given):
-        await ctx.limiter.hit(key, window=15 * 60)
+    if not await auth.verify_reserved(ctx, reservation, share.password_hash, given):
         raise Forbidden("The current password is incorrect.", code="INVALID_CURRENT_PASSWORD",
                         field="current_password")
-    await ctx.limiter.reset(key)
 
 
 async def _write_share(
