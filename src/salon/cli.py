@@ -588,3 +588,54 @@ def doctor_summary(results: list[doctor.CheckResult]) -> str:
     if warnings:
         return f"Everything Salon needs works ({warnings} warning{'s' if warnings > 1 else ''})."
     return "Everything works."
+
+
+# --- backup and restore ---------------------------------------------------------------------
+
+
+@app.command("backup")
+def backup_(
+    folder: Annotated[Path, typer.Argument(help="Where to create the backup folder.")],
+) -> None:
+    """Back up the database and the files it refers to into FOLDER/salon-backup-<time>,
+    consistently while Salon serves (SQLite's online backup; pg_dump on PostgreSQL). Never copy
+    a live salon.db by hand: its newest writes are in salon.db-wal."""
+    from salon.services import backup
+
+    settings = load_settings()
+    try:
+        report = run(backup.backup(settings, folder, now=utc_now(), on_step=_say_step),
+                     settings=settings)
+    except backup.BackupError as exc:
+        fail(str(exc))
+    size = f"{report.bytes / 1_000_000:.1f} MB"
+    typer.echo(f"Backed up the {report.database} database (revision {report.revision}) and "
+               f"{report.blobs} files, {size}, into {report.path}")
+    if report.missing_blobs:
+        typer.echo(f"Warning: {len(report.missing_blobs)} file bodies named by the database were "
+                   "not in the data folder (deleted meanwhile, or lost before).", err=True)
+
+
+@app.command("restore")
+def restore_(
+    folder: Annotated[Path, typer.Argument(help="A folder made by `salon backup`.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace an existing database (SQLite keeps it beside the new one).",
+    )] = False,
+) -> None:
+    """Restore a backup made by `salon backup` into the configured database and data folder.
+    Stop Salon first; start it again afterwards."""
+    from salon.services import backup
+
+    settings = load_settings()
+    try:
+        manifest = run(backup.restore(settings, folder, force=force, on_step=_say_step),
+                       settings=settings)
+    except backup.BackupError as exc:
+        fail(str(exc))
+    typer.echo(f"Restored the backup of {manifest.get('created_at')} "
+               f"({manifest.get('blobs')} files). Start Salon with `salon serve`.")
+
+
+def _say_step(step: str) -> None:
+    typer.echo(f"… {step}")

@@ -19,6 +19,11 @@ class BlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
 
+    @staticmethod
+    def is_name(name: str) -> bool:
+        """Whether ``name`` can be a blob's name (a lower-case SHA-256 hex digest)."""
+        return bool(_SHA_RE.match(name))
+
     def path_for(self, sha256: str) -> Path:
         if not _SHA_RE.match(sha256):
             raise ValueError("not a SHA-256 hex digest")
