@@ -22,6 +22,7 @@ from salon.services.context import AppContext, password_hasher
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.ratelimit import RedisRateLimiter
 from salon.services.shares import enforce_public_permission
+from salon.store import scratch
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, ping, upgrade_database
 from salon.web import access_log
@@ -135,6 +136,7 @@ def _include_routers(app: FastAPI) -> None:
 
 async def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    scratch.remove_abandoned(settings.data_dir)  # left behind by a process that was killed
     engine = create_engine(settings.resolved_database_url)
     await upgrade_database(engine)
     ctx = AppContext(

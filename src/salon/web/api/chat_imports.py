@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from salon.services import importing
+from salon.store import scratch
 from salon.web.deps import Ctx, CurrentUser
 
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
@@ -27,7 +28,7 @@ async def import_chats(request: Request, user: CurrentUser, ctx: Ctx) -> Any:
 
     The body goes to a temporary file, and is read from there one conversation at a time,
     so a large export never sits in memory (SALON_MAX_BODY_BYTES still caps its size)."""
-    path = await _spool(request, ctx.settings.data_dir / "tmp")
+    path = await _spool(request, scratch.scratch_dir(ctx.settings.data_dir))
     try:
         report = await importing.import_file(ctx, user, path)
     finally:
