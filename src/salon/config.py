@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     session_days: int = Field(default=30, ge=1)
     max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # The limit for routes anyone may call without an account (sign-in, sign-up, share
+    # passwords): their bodies are a few fields.
+    max_anonymous_body_bytes: int = Field(default=64 * 1024, ge=1024)
     # Password hashes (argon2id, 64 MiB each) running at once per process, and how many more
     # may wait; beyond that a sign-in is refused at once (429 SERVER_BUSY).
     password_hash_workers: int = Field(default=2, ge=1)

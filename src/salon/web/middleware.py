@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
-import json
+import contextlib
+import re
 import secrets
 
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from salon.domain.errors import TooLarge
+from salon.web.errors import salon_error_response
+
+# Routes anyone may call without an account: sign-in, sign-up and sign-out (API and forms),
+# a share's password (API and form) and its clone form. Their bodies are a few short fields.
+ANONYMOUS_PATHS = re.compile(
+    r"/api/v1/auths/(?:signin|signup|signout)|/(?:login|signup|logout)"
+    r"|/api/v1/chats/share/[^/]+/verify|/s/[^/]+/(?:unlock|clone)"
+)
 
 
 class BodyTooLarge(Exception):
@@ -13,54 +25,60 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    """Refuse bodies over ``max_bytes`` with 413 before the app reads them (Content-Length),
-    or as soon as a streamed body passes the limit."""
+    """Refuse bodies over the limit with 413 before the app reads them (Content-Length), or as
+    soon as a streamed body passes it: ``anonymous_max_bytes`` on ``ANONYMOUS_PATHS``, so
+    nobody without an account can make the server take in big bodies, else ``max_bytes``.
+    The refusal is the app's own error answer: JSON, or the error page for a browser."""
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, anonymous_max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.anonymous_max_bytes = anonymous_max_bytes
+
+    def limit_for(self, path: str) -> int:
+        if ANONYMOUS_PATHS.fullmatch(path.rstrip("/")):
+            return min(self.anonymous_max_bytes, self.max_bytes)
+        return self.max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.limit_for(scope.get("path", ""))
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-            await self._refuse(send)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            await self._refuse(scope, receive, send, limit)
             return
         seen = 0
-        started = False
+        too_large = started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, too_large
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
+                    too_large = True
                     raise BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
+            # Once the body passed the limit, whatever the app answers instead (the framework
+            # makes the failed read a 400, or a 500) gives way to the 413.
             nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
+            if too_large:
+                return
+            started = started or message["type"] == "http.response.start"
             await send(message)
 
-        try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+        with contextlib.suppress(BodyTooLarge):
+            await self.app(scope, limited_receive, guarded_send)
+        if too_large and not started:
+            await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"The request body is larger than {self.max_bytes} bytes.",
-             "code": "PAYLOAD_TOO_LARGE"}
-        ).encode()
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode())]})
-        await send({"type": "http.response.body", "body": body})
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        error = TooLarge(f"The request body is larger than {limit} bytes.")
+        await salon_error_response(Request(scope), error)(scope, receive, send)
 
 
 SHARE_PATH_PREFIXES = ("/s/", "/share/", "/shared/", "/api/v1/chats/share/")
