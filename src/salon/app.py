@@ -74,8 +74,9 @@ def create_app(
     install_docs(app)
     _include_routers(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes,
+                       anonymous_max_bytes=settings.max_anonymous_body_bytes)
+    app.add_middleware(SecurityHeadersMiddleware)  # outside: refusals carry the headers too
     app.add_middleware(ShareFastPath)  # anonymous views of rendered snapshots, before the rest
     # Outermost: the client address (rate limits) comes from X-Forwarded-For only when the
     # connection is from a trusted proxy, whatever server runs the app.
