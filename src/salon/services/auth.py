@@ -171,7 +171,9 @@ async def open_session(ctx: AppContext, user: User) -> NewSession:
 
 async def sign_out(ctx: AppContext, token: str) -> None:
     async with transaction(ctx.engine) as conn:
-        await repo.delete_session(conn, hash_secret(token))
+        user_id = await repo.delete_session(conn, hash_secret(token))
+    if user_id is not None:
+        signed_out(ctx, user_id)
 
 
 async def authenticate(ctx: AppContext, token: str, *, via_cookie: bool) -> Principal | None:
@@ -195,6 +197,24 @@ async def authenticate(ctx: AppContext, token: str, *, via_cookie: bool) -> Prin
     if not found:
         return None
     return Principal(user=found[0], via_cookie=via_cookie, csrf_token=found[1])
+
+
+async def is_still_signed_in(ctx: AppContext, token: str) -> bool:
+    """Whether ``token``, a session or API token that authenticated a long-lived request
+    (a live share's stream), still does: not once signed out, expired, revoked or its user
+    deleted. One indexed read through the hot path's reader, cheap enough to ask often."""
+    digest = hash_secret(token)
+    api_token = token.startswith(API_TOKEN_PREFIX)
+    if ctx.row_reader is not None:
+        return await repo.is_credential_valid(ctx.row_reader, digest, api_token=api_token,
+                                              now=ctx.now())
+    async with ctx.engine.connect() as conn:
+        return await repo.is_credential_valid(conn, digest, api_token=api_token, now=ctx.now())
+
+
+def signed_out(ctx: AppContext, user_id: str) -> None:
+    """Some of the user's sessions or tokens ended: their live streams check theirs now."""
+    ctx.live.broadcast("session", {"user_id": user_id})
 
 
 async def create_api_token(ctx: AppContext, user: User, *, name: str) -> dict[str, Any]:
@@ -230,6 +250,7 @@ async def revoke_api_token(ctx: AppContext, user: User, token_id: str) -> None:
     async with transaction(ctx.engine) as conn:
         if not await repo.delete_api_token(conn, token_id=token_id, user_id=user.id):
             raise NotFound("No such API token.", code="TOKEN_NOT_FOUND")
+    signed_out(ctx, user.id)
 
 
 async def has_users(ctx: AppContext) -> bool:
@@ -286,6 +307,7 @@ async def change_password(
         await repo.update_user(conn, user.id, now=ctx.now(), password_hash=new_hash)
         await repo.delete_other_sessions(
             conn, user.id, keep_token_hash=hash_secret(keep_token) if keep_token else None)
+    signed_out(ctx, user.id)
 
 
 async def update_profile(ctx: AppContext, user: User, *, name: str) -> User:

@@ -3,6 +3,7 @@ transaction does (``store.db.transaction``)."""
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain.users import User
+from salon.store.db import RowReader
 from salon.store.tables import api_tokens, files, sessions, users
 
 
@@ -129,8 +131,44 @@ async def get_session_user(
     return (_to_user(row), row.csrf_token) if row else None
 
 
-async def delete_session(conn: AsyncConnection, token_hash: str) -> None:
-    await conn.execute(sessions.delete().where(sessions.c.token_hash == token_hash))
+async def delete_session(conn: AsyncConnection, token_hash: str) -> str | None:
+    """End a session: the id of the user it was for, None if there was no such session."""
+    query = sessions.delete().where(sessions.c.token_hash == token_hash).returning(
+        sessions.c.user_id)
+    user_id: str | None = (await conn.execute(query)).scalar_one_or_none()
+    return user_id
+
+
+# A credential's row, for a long-lived request asking again whether its caller is still
+# signed in: a session's expiry (by primary key), or an API token's user (a unique index).
+_SESSION_EXPIRY = sa.select(sessions.c.expires_at).where(
+    sessions.c.token_hash == sa.bindparam("token_hash"))
+_API_TOKEN_OWNER = sa.select(api_tokens.c.user_id).where(
+    api_tokens.c.token_hash == sa.bindparam("token_hash"))
+
+
+async def is_credential_valid(
+    source: AsyncConnection | RowReader, token_hash: str, *, api_token: bool, now: datetime
+) -> bool:
+    """Whether the session (unexpired) or API token with this hash still exists; a deleted
+    user's are gone with them. One indexed read, through the hot path's reader if given."""
+    query = _API_TOKEN_OWNER if api_token else _SESSION_EXPIRY
+    if isinstance(source, AsyncConnection):
+        value = (await source.execute(query, {"token_hash": token_hash})).scalar_one_or_none()
+    else:
+        sql, process = _compiled(query, source.dialect)
+        row = await source.fetch_one(sql, (token_hash,))
+        value = None if row is None else process(row[0]) if process else row[0]
+    return value is not None and (api_token or value > now)
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(query: sa.Select[Any], dialect: sa.Dialect) -> tuple[str, Any]:
+    """A one-column, one-parameter query's SQL for ``dialect`` and its column's result
+    processor (a session's expiry comes back as an aware datetime on every backend)."""
+    column = query.selected_columns[0]
+    return (str(query.compile(dialect=dialect)),
+            column.type.dialect_impl(dialect).result_processor(dialect, None))
 
 
 async def delete_expired_sessions(conn: AsyncConnection, *, now: datetime) -> None:
