@@ -85,14 +85,15 @@ async def test_broadcast_reaches_every_channel() -> None:
 
 async def test_stream_limits_per_share_and_client() -> None:
     limits = StreamLimits()
-    await limits.open("s1", "1.2.3.4", per_share=2, per_client=5)
-    await limits.open("s1", "5.6.7.8", per_share=2, per_client=5)
+    first = await limits.open("s1", "1.2.3.4", per_share=2, per_client=5)
+    second = await limits.open("s1", "5.6.7.8", per_share=2, per_client=5)
     with pytest.raises(RateLimited):
         await limits.open("s1", "9.9.9.9", per_share=2, per_client=5)
-    await limits.close("s1", "5.6.7.8")
-    await limits.open("s1", "9.9.9.9", per_share=2, per_client=5)
+    await limits.close(second)
+    await limits.close(second)  # twice changes nothing
+    third = await limits.open("s1", "9.9.9.9", per_share=2, per_client=5)
     with pytest.raises(RateLimited):
         await limits.open("s2", "9.9.9.9", per_share=2, per_client=1)
-    for client in ("1.2.3.4", "9.9.9.9"):
-        await limits.close("s1", client)
+    for lease in (first, third):
+        await limits.close(lease)
     assert not limits.by_share and not limits.by_client

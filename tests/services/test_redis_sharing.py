@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
 
 from salon.domain.errors import RateLimited
-from salon.services.live import LiveEvent, Subscription
+from salon.services.live import LiveEvent, StreamLease, StreamLimits, Subscription
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.ratelimit import (
     Limit,
@@ -194,14 +194,114 @@ async def test_broadcast_reaches_every_worker(hubs: tuple[RedisLiveHub, RedisLiv
         assert (await next_event(elsewhere)).kind == "access"
 
 
+# --- stream limits: leases ---------------------------------------------------------------------
+
+StreamLimitsFactory = Callable[..., StreamLimits | RedisStreamLimits]
+
+
+@pytest.fixture(params=["process", "redis"])
+def stream_limits(request: pytest.FixtureRequest, redis_or_none: Any) -> StreamLimitsFactory:
+    """Builds stream limits (``lease_seconds`` passed on): in this process, or in Redis (each
+    call a worker of its own)."""
+    if request.param == "process":
+        return StreamLimits
+    if redis_or_none is None:
+        pytest.skip(f"Redis at {REDIS_URL} does not answer")
+    return lambda **options: RedisStreamLimits(redis_or_none, **options)
+
+
+def fresh_stream() -> tuple[str, str]:
+    """A share and a client nobody else uses."""
+    return uuid.uuid4().hex, f"client-{uuid.uuid4().hex}"
+
+
 async def test_stream_limits_are_shared(redis: Any) -> None:
     worker_a, worker_b = RedisStreamLimits(redis), RedisStreamLimits(redis)
-    share, client = uuid.uuid4().hex, f"10.0.0.{uuid.uuid4().int % 250}"
+    share, client = fresh_stream()
     await worker_a.open(share, client, per_share=2, per_client=10)
-    await worker_b.open(share, client, per_share=2, per_client=10)
+    second = await worker_b.open(share, client, per_share=2, per_client=10)
     with pytest.raises(RateLimited):
         await worker_a.open(share, client, per_share=2, per_client=10)
-    await worker_b.close(share, client)
+    await worker_b.close(second)
     await worker_a.open(share, client, per_share=2, per_client=10)
-    for worker in (worker_a, worker_b):
-        await worker.close(share, client)
+
+
+async def test_a_killed_workers_streams_stop_counting_when_their_leases_lapse(
+    redis: Any
+) -> None:
+    share, client = fresh_stream()
+    killed = RedisStreamLimits(redis, lease_seconds=0.5)
+    for _ in range(2):
+        await killed.open(share, client, per_share=10, per_client=2)
+    del killed  # its process died: nothing closed, nothing renewed
+    survivor = RedisStreamLimits(redis, lease_seconds=0.5)
+    with pytest.raises(RateLimited):
+        await survivor.open(share, client, per_share=10, per_client=2)
+    await asyncio.sleep(0.6)
+    for _ in range(2):
+        await survivor.open(share, client, per_share=10, per_client=2)
+
+
+def opener(
+    limits: StreamLimits | RedisStreamLimits, *, per_share: int
+) -> Callable[[], Awaitable[StreamLease]]:
+    """Opens streams of one fresh share, from one fresh client."""
+    share, client = fresh_stream()
+    return lambda: limits.open(share, client, per_share=per_share, per_client=100)
+
+
+async def test_a_lease_not_renewed_lapses_and_a_renewed_one_stays(
+    stream_limits: StreamLimitsFactory
+) -> None:
+    limits = stream_limits(lease_seconds=0.5)
+    open_stream = opener(limits, per_share=2)
+    kept = await open_stream()
+    await open_stream()  # never renewed
+    for _ in range(4):  # 0.8 s in all: past the first lease
+        await asyncio.sleep(0.2)
+        await limits.renew(kept)
+    third = await open_stream()  # the lapsed place
+    with pytest.raises(RateLimited):  # the renewed stream still counts
+        await open_stream()
+    for lease in (kept, third):
+        await limits.close(lease)
+    await open_stream()
+
+
+async def test_a_lapsed_lease_comes_back_only_if_there_is_room(
+    stream_limits: StreamLimitsFactory
+) -> None:
+    limits = stream_limits(lease_seconds=0.3)
+    open_stream = opener(limits, per_share=1)
+    late = await open_stream()
+    await asyncio.sleep(0.4)
+    await limits.renew(late)  # lapsed, but the place is free: taken again
+    with pytest.raises(RateLimited):
+        await open_stream()
+    await asyncio.sleep(0.4)
+    await open_stream()  # lapsed, and taken by another stream
+    with pytest.raises(RateLimited):
+        await limits.renew(late)
+
+
+async def granted(opens: list[Awaitable[StreamLease]]) -> int:
+    """How many of these opens, run at once, got a lease (the others were RateLimited)."""
+    results = await asyncio.gather(*opens, return_exceptions=True)
+    assert all(isinstance(r, StreamLease | RateLimited) for r in results), results
+    return sum(isinstance(r, StreamLease) for r in results)
+
+
+async def test_a_burst_of_opens_gets_exactly_the_limit(
+    stream_limits: StreamLimitsFactory
+) -> None:
+    first = stream_limits()  # in Redis, three workers; in one process, one set of counts
+    workers = [first] if isinstance(first, StreamLimits) else [first, *(
+        stream_limits() for _ in range(2))]
+    share, client = fresh_stream()
+    assert await granted([workers[n % len(workers)].open(share, client, per_share=100,
+                                                         per_client=5)
+                          for n in range(40)]) == 5
+    share = uuid.uuid4().hex
+    assert await granted([workers[n % len(workers)].open(share, f"{client}-{n}", per_share=7,
+                                                         per_client=5)
+                          for n in range(40)]) == 7

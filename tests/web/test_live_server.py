@@ -34,10 +34,11 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def serve(settings: Settings) -> Iterator[str]:
+def serve(settings: Settings, *, app: Any = None) -> Iterator[str]:
+    """Serve ``app`` (by default ``create_app(settings)``; pass one to reach its state)."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="on")
+    config = uvicorn.Config(app or create_app(settings), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -15,8 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from salon.app import create_app
 from salon.config import Settings
 from salon.domain import shares as rules
+from salon.services.live import StreamLimits
 from tests.web.test_live_server import serve, sign_up
 
 WAIT = 10.0
@@ -269,6 +271,23 @@ async def test_too_many_streams_from_one_client(base: str, owner: Owner) -> None
             assert r.headers["retry-after"] == "30"
     async with watching(base, link):  # the closed streams were counted down
         pass
+
+
+@pytest.mark.parametrize("settings_overrides", [{"live_streams_per_client": 1}])
+async def test_an_open_stream_keeps_its_place_by_renewing_its_lease(settings: Settings) -> None:
+    app = create_app(settings)
+    with serve(settings, app=app) as base:
+        # Short leases: the streams' heartbeats come at least three times per lease.
+        app.state.ctx.live_streams = StreamLimits(lease_seconds=0.6)
+        async with httpx.AsyncClient(base_url=base, headers=await sign_up(base)) as http:
+            _, link = await live_chat(Owner(http))
+        async with watching(base, link):
+            await asyncio.sleep(2.0)  # more than three leases' lifetimes
+            async with httpx.AsyncClient(base_url=base) as anonymous:
+                r = await anonymous.get(f"/s/{link}/events")
+                assert r.status_code == 429 and r.json()["code"] == "RATE_LIMITED"
+        async with watching(base, link):  # given back when the stream ended
+            pass
 
 
 # --- a share cut at a message ---------------------------------------------------------------------

@@ -11,9 +11,11 @@ Event kinds:
 - ``token``: a piece of the answer being written (``turn_id``, ``text``).
 - ``title``: the conversation was renamed (``title``).
 - ``access``: something about who may watch changed (a share was revoked, rotated, made
-  private, re-passworded, the conversation deleted, sharing switched off): every watcher
-  checks its access again. Published to every channel (``broadcast``) when it is not about one
-  conversation.
+  private, re-passworded, the conversation deleted, sharing switched off, a user deleted):
+  every watcher checks its access again. Published to every channel (``broadcast``) when it is
+  not about one conversation.
+- ``session``: some of a user's sessions or API tokens ended (``user_id``; signed out,
+  password changed, token revoked), broadcast: that user's watchers check theirs again.
 
 Event ids are ``<epoch>-<n>``: ``epoch`` is random per channel, so an id from before a restart
 (or from another process) is recognised as unknown and the viewer reloads.
@@ -27,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections import Counter, deque
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from salon.domain.errors import RateLimited
 REPLAY_EVENTS = 2_000  # per conversation, for reconnecting viewers
 QUEUE_EVENTS = 1_000  # per watcher: further behind than this, it is told to reload
 KEEP_IDLE_SECONDS = 120.0  # a channel outlives its last watcher this long (reconnects)
+LEASE_SECONDS = 45.0  # a stream's place in the limits, renewed by its heartbeat (15 s)
 
 
 @dataclass(frozen=True)
@@ -140,26 +143,70 @@ class LiveHub:
         return len(channel.watchers) if channel else 0
 
 
+@dataclass(frozen=True)
+class StreamLease:
+    """One open stream's place in the stream limits (``StreamLimits.open``). It lapses
+    ``lease_seconds`` after it was taken or last renewed, so a stream whose worker died stops
+    counting within that time; the stream renews it on its heartbeat and gives it back with
+    ``close``."""
+
+    share_pk: str
+    client: str
+    per_share: int
+    per_client: int
+    id: str = field(default_factory=lambda: secrets.token_hex(8))
+
+
+def too_many_streams() -> RateLimited:
+    return RateLimited("Too many live viewers on this link right now; reload the page later "
+                       "to see new messages.", retry_after=30)
+
+
 class StreamLimits:
-    """Open streams per share and per client in this process, against their limits."""
+    """Open streams per share and per client in this process, against their limits: leases
+    held by each key, with their expiry (``time.monotonic``). A stream that never got to give
+    its lease back (its response never started) stops counting when the lease lapses."""
 
-    def __init__(self) -> None:
-        self.by_share: Counter[str] = Counter()
-        self.by_client: Counter[str] = Counter()
+    def __init__(self, *, lease_seconds: float = LEASE_SECONDS) -> None:
+        self.lease_seconds = lease_seconds
+        self.by_share: dict[str, dict[str, float]] = {}
+        self.by_client: dict[str, dict[str, float]] = {}
 
-    async def open(self, share_pk: str, client: str, *, per_share: int, per_client: int) -> None:
-        """Count one more stream, or raise RateLimited when a limit is reached."""
-        if self.by_share[share_pk] >= per_share or self.by_client[client] >= per_client:
-            raise RateLimited("Too many live viewers on this link right now; reload the page "
-                              "later to see new messages.", retry_after=30)
-        self.by_share[share_pk] += 1
-        self.by_client[client] += 1
+    async def open(
+        self, share_pk: str, client: str, *, per_share: int, per_client: int
+    ) -> StreamLease:
+        """A lease for one more stream, or RateLimited when a limit is reached."""
+        lease = StreamLease(share_pk, client, per_share=per_share, per_client=per_client)
+        self._hold(lease)
+        return lease
 
-    async def close(self, share_pk: str, client: str) -> None:
-        for counter, key in ((self.by_share, share_pk), (self.by_client, client)):
-            counter[key] -= 1
-            if counter[key] <= 0:
-                del counter[key]
+    async def renew(self, lease: StreamLease) -> None:
+        """Keep the lease another ``lease_seconds``; RateLimited when it lapsed meanwhile
+        and others took the place."""
+        self._hold(lease)
+
+    async def close(self, lease: StreamLease) -> None:
+        for held, key in ((self.by_share, lease.share_pk), (self.by_client, lease.client)):
+            leases = held.get(key)
+            if leases is not None:
+                leases.pop(lease.id, None)
+                if not leases:
+                    del held[key]
+
+    def _hold(self, lease: StreamLease) -> None:
+        now = time.monotonic()
+        places = ((self.by_share, lease.share_pk, lease.per_share),
+                  (self.by_client, lease.client, lease.per_client))
+        for held, key, limit in places:
+            leases = held.get(key, {})
+            if len(leases) >= limit:  # only a full key is worth sweeping
+                for lease_id, expiry in list(leases.items()):
+                    if expiry <= now:
+                        del leases[lease_id]
+            if len(leases) - (lease.id in leases) >= limit:
+                raise too_many_streams()
+        for held, key, _ in places:
+            held.setdefault(key, {})[lease.id] = now + self.lease_seconds
 
 
 def _missed(channel: _Channel, last_event_id: str | None) -> tuple[list[LiveEvent], bool]:

@@ -8,7 +8,8 @@ nothing written after it, so its stream (and its replay) carries titles only; wh
 moves the cut, its viewers are told to ``reload``. When access ends (revoked, expired, rotated, made
 private, new password, deleted, sharing switched off) the stream sends ``closed`` with the
 spec's code and words, and ends. A viewer that fell too far behind gets ``reload``. A comment
-line every ``HEARTBEAT_SECONDS`` keeps idle connections open through proxies.
+line every ``HEARTBEAT_SECONDS`` keeps idle connections open through proxies; that heartbeat
+also renews the stream's lease in the stream limits (``live.StreamLease``).
 
 ``GET /s/{id}/messages?after=N`` gives the rendered messages from the N-th on and the files
 list (JSON with HTML made by the page's own templates), again spending no view.
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -30,7 +32,7 @@ from salon.domain.errors import SalonError
 from salon.domain.users import User
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
-from salon.services.live import LiveEvent, Subscription
+from salon.services.live import LiveEvent, StreamLease, Subscription
 from salon.web.api.shares import unlock_from
 from salon.web.deps import Ctx, OptionalPrincipal, client_key
 from salon.web.errors import error_body, status_for
@@ -39,7 +41,7 @@ from salon.web.pages.share_page import NO_STORE, file_rows, message_rows
 
 router = APIRouter()
 
-HEARTBEAT_SECONDS = 15.0
+HEARTBEAT_SECONDS = 15.0  # also renews the stream's lease (live.LEASE_SECONDS)
 RETRY_MS = 3000
 FORWARDED = ("turn", "token", "title")
 # Every turn and token is written after the last stored message, so after any checkpoint.
@@ -66,38 +68,34 @@ async def share_events(
     """The live share's events (see the module's docstring)."""
     viewer = principal.user if principal else None
     unlock = unlock_from(request, share_id)
-    client = client_key(request)
     try:
         admission = await viewing.watch_access(ctx, share_id, viewer=viewer, unlock=unlock)
         limits = ctx.settings
-        await ctx.live_streams.open(admission.share.id, client,
-                                    per_share=limits.live_streams_per_share,
-                                    per_client=limits.live_streams_per_client)
+        lease = await ctx.live_streams.open(admission.share.id, client_key(request),
+                                            per_share=limits.live_streams_per_share,
+                                            per_client=limits.live_streams_per_client)
     except SalonError as exc:
         return refusal(exc)
     share = admission.share
+    watch = _Watch(ctx, share_id, unlock=unlock, viewer=viewer, lease=lease,
+                   expires_at=share.expires_at, checkpoint=share.upto_message_id)
     last_event_id = request.headers.get("last-event-id")
 
     async def stream() -> AsyncIterator[str]:
         try:
             async with ctx.live.subscribe(share.conversation_id,
                                           last_event_id=last_event_id) as subscription:
-                async for chunk in _events(ctx, share_id, viewer, unlock, subscription,
-                                           expires_at=share.expires_at,
-                                           checkpoint=share.upto_message_id):
+                async for chunk in _events(watch, subscription):
                     yield chunk
         finally:
-            await ctx.live_streams.close(share.id, client)
+            await ctx.live_streams.close(lease)
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={
         **NO_STORE, "X-Accel-Buffering": "no"})
 
 
-async def _events(
-    ctx: AppContext, link: str, viewer: User | None, unlock: str | None,
-    subscription: Subscription, *, expires_at: datetime | None, checkpoint: str | None,
-) -> AsyncIterator[str]:
-    forwarded = FORWARDED_PAST_CHECKPOINT if checkpoint else FORWARDED
+async def _events(watch: _Watch, subscription: Subscription) -> AsyncIterator[str]:
+    forwarded = FORWARDED_PAST_CHECKPOINT if watch.checkpoint else FORWARDED
     yield f"retry: {RETRY_MS}\n\n"
     if subscription.gap:
         yield sse("reload", {"detail": "Some updates were missed: reload to catch up."})
@@ -108,46 +106,83 @@ async def _events(
         if subscription.watcher.lagging:
             yield sse("reload", {"detail": "Too many updates to catch up: reload the page."})
             return
-        event = pending.pop(0) if pending else await _next(ctx, queue, expires_at)
-        if event is None or event.kind == "access":
-            ended = await _recheck(ctx, link, viewer, unlock, checkpoint=checkpoint)
-            if ended is not None:
-                yield ended
-                return
-            if event is None:
-                yield ": keep-alive\n\n"
-            continue
-        if event.kind in forwarded:
+        event = pending.pop(0) if pending else await _next(queue, watch.seconds_to_heartbeat())
+        ended = await watch.check(event)
+        if ended is not None:
+            yield ended
+            return
+        if event is None:
+            yield ": keep-alive\n\n"
+        elif event.kind in forwarded:
             yield sse(event.kind, event.data, event.id)
 
 
-async def _next(
-    ctx: AppContext, queue: asyncio.Queue[LiveEvent], expires_at: datetime | None
-) -> LiveEvent | None:
-    """The next event, or None when it is time for a heartbeat (or the link's expiry)."""
-    timeout = HEARTBEAT_SECONDS
-    if expires_at is not None:
-        timeout = max(0.0, min(timeout, (expires_at - ctx.now()).total_seconds() + 0.05))
+async def _next(queue: asyncio.Queue[LiveEvent], timeout: float) -> LiveEvent | None:
+    """The next event, or None when it is time for a heartbeat."""
     try:
         return await asyncio.wait_for(queue.get(), timeout)
     except TimeoutError:
         return None
 
 
-async def _recheck(
-    ctx: AppContext, link: str, viewer: User | None, unlock: str | None, *,
-    checkpoint: str | None,
-) -> str | None:
-    """The ``closed`` event when this viewer may no longer watch, ``reload`` when the share
-    now ends at another message (what the page shows changed), else None."""
-    try:
-        admission = await viewing.watch_access(ctx, link, viewer=viewer, unlock=unlock)
-    except SalonError as exc:
-        return sse("closed", {"code": exc.code, "detail": exc.detail,
-                              "status": status_for(exc)})
-    if admission.share.upto_message_id != checkpoint:
-        return sse("reload", {"detail": "The shared part of this chat changed: reload the page."})
-    return None
+class _Watch:
+    """One open stream's viewer, checked again as the stream goes on.
+
+    - The heartbeat (every ``HEARTBEAT_SECONDS``, or a third of the stream limits' lease if
+      that is shorter, and at the link's expiry; when events never stop, before the next
+      event once it is due) checks the share and renews the stream's lease in the stream
+      limits.
+    - An ``access`` event checks the share.
+    """
+
+    def __init__(
+        self, ctx: AppContext, link: str, *, unlock: str | None, viewer: User | None,
+        lease: StreamLease, expires_at: datetime | None, checkpoint: str | None,
+    ) -> None:
+        self.ctx, self.link, self.unlock, self.lease = ctx, link, unlock, lease
+        self.viewer = viewer
+        self.expires_at, self.checkpoint = expires_at, checkpoint
+        # At least three heartbeats in a lease's life, so one late heartbeat loses nothing.
+        self.every = min(HEARTBEAT_SECONDS, ctx.live_streams.lease_seconds / 3)
+        self.heartbeat_at = time.monotonic() + self.every
+
+    def seconds_to_heartbeat(self) -> float:
+        wait = self.heartbeat_at - time.monotonic()
+        if self.expires_at is not None:
+            wait = min(wait, (self.expires_at - self.ctx.now()).total_seconds() + 0.05)
+        return max(0.0, wait)
+
+    async def check(self, event: LiveEvent | None) -> str | None:
+        """The ``closed`` or ``reload`` event that ends the stream, else None."""
+        if event is None or self.seconds_to_heartbeat() == 0.0:
+            self.heartbeat_at = time.monotonic() + self.every
+            try:
+                await self.ctx.live_streams.renew(self.lease)
+            except SalonError as exc:
+                return closed(exc)
+            return await self._recheck()
+        if event.kind == "access":
+            return await self._recheck()
+        return None
+
+    async def _recheck(self) -> str | None:
+        """``closed`` when this viewer may no longer watch, ``reload`` when the share now ends
+        at another message (what the page shows changed)."""
+        try:
+            admission = await viewing.watch_access(self.ctx, self.link, viewer=self.viewer,
+                                                   unlock=self.unlock)
+        except SalonError as exc:
+            return closed(exc)
+        expires_at = admission.share.expires_at  # perhaps changed; past it for an owner
+        self.expires_at = expires_at if expires_at and expires_at > self.ctx.now() else None
+        if admission.share.upto_message_id != self.checkpoint:
+            return sse("reload",
+                       {"detail": "The shared part of this chat changed: reload the page."})
+        return None
+
+
+def closed(exc: SalonError) -> str:
+    return sse("closed", {"code": exc.code, "detail": exc.detail, "status": status_for(exc)})
 
 
 @router.get("/s/{share_id}/messages")
