@@ -28,15 +28,23 @@ def api(page: Page, base: str, method: str, path: str, body: Any = None) -> Any:
     return response.json()
 
 
+def shared_chat(
+    open_page: OpenPage, base: str, question: str, options: dict[str, Any]
+) -> tuple[Page, str, Any]:
+    """An owner signed up on a page, a chat with one question and answer, shared with
+    ``options``: (the owner's page, the chat's id, the share)."""
+    owner, _ = open_page()
+    sign_up(owner, base)
+    ask(owner, question)
+    chat_id = conversation_id(owner)
+    return owner, chat_id, api(owner, base, "POST", f"/api/v1/chats/{chat_id}/share", options)
+
+
 def test_the_viewer_sees_new_turns_and_the_link_ending(
     open_page: OpenPage, slow_salon: SalonServer
 ) -> None:
-    owner, _ = open_page()
-    sign_up(owner, slow_salon.url)
-    ask(owner, "Plan the trip")
-    chat_id = conversation_id(owner)
-    share = api(owner, slow_salon.url, "POST", f"/api/v1/chats/{chat_id}/share",
-                {"live": True})
+    owner, chat_id, share = shared_chat(open_page, slow_salon.url, "Plan the trip",
+                                        {"live": True})
 
     viewer, _ = open_page()
     viewer.goto(share["url"])
@@ -65,11 +73,7 @@ def test_the_viewer_sees_new_turns_and_the_link_ending(
 
 
 def test_a_snapshot_page_does_not_listen(open_page: OpenPage, salon: SalonServer) -> None:
-    owner, _ = open_page()
-    sign_up(owner, salon.url)
-    ask(owner, "Frozen in time")
-    chat_id = conversation_id(owner)
-    share = api(owner, salon.url, "POST", f"/api/v1/chats/{chat_id}/share", {})
+    _, _, share = shared_chat(open_page, salon.url, "Frozen in time", {})
     viewer, _ = open_page()
     requests: list[str] = []
     viewer.on("request", lambda r: requests.append(r.url))

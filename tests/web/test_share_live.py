@@ -10,6 +10,7 @@ import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -19,6 +20,9 @@ from salon.app import create_app
 from salon.config import Settings
 from salon.domain import shares as rules
 from salon.services.live import StreamLimits
+from salon.store.db import create_engine, transaction
+from salon.store.tables import sessions
+from salon.web.pages.share_live import SESSION_RECHECK_SECONDS
 from tests.web.test_live_server import serve, sign_up
 
 WAIT = 10.0
@@ -244,6 +248,116 @@ async def test_an_unlocked_viewer_may_watch_a_password_share(base: str, owner: O
         token = r.json()["token"]
     async with watching(base, link, **{"X-Share-Unlock": token}):
         pass
+
+
+# --- when the viewer's own session ends -----------------------------------------------------------
+
+@dataclass
+class Viewer:
+    """A second account, signed in: its session token and id."""
+
+    token: str
+    id: str
+
+    def headers(self, via: str = "bearer", token: str | None = None) -> dict[str, str]:
+        secret = token or self.token
+        if via == "cookie":
+            return {"Cookie": f"salon_session={secret}"}
+        return {"Authorization": f"Bearer {secret}"}
+
+
+async def sign_up_viewer(base: str) -> Viewer:
+    async with httpx.AsyncClient(base_url=base) as http:
+        r = await http.post("/api/v1/auths/signup", json={
+            "name": "Viewer", "email": "viewer@example.com", "password": "long enough pw"})
+        assert r.status_code == 200, r.text
+        return Viewer(token=r.json()["token"], id=r.json()["id"])
+
+
+async def closed_for_login(stream: Stream) -> None:
+    event = await closed_event(stream)
+    assert event.data["code"] == "LOGIN_REQUIRED" and event.data["status"] == 401
+
+
+@pytest.mark.parametrize("via", ["bearer", "cookie"])
+async def test_a_viewer_who_signs_out_is_closed_out_of_a_logged_in_only_share(
+    base: str, owner: Owner, via: str
+) -> None:
+    _, link = await live_chat(owner, is_public=False)
+    viewer = await sign_up_viewer(base)
+    async with watching(base, link, **viewer.headers(via)) as stream, \
+            httpx.AsyncClient(base_url=base, headers=viewer.headers()) as other_tab:
+        assert (await other_tab.post("/api/v1/auths/signout")).status_code == 200
+        await closed_for_login(stream)
+
+
+async def test_a_deleted_viewer_is_closed_out(base: str, owner: Owner) -> None:
+    _, link = await live_chat(owner, is_public=False)
+    viewer = await sign_up_viewer(base)
+    async with watching(base, link, **viewer.headers()) as stream:
+        assert (await owner.http.delete(f"/api/v1/users/{viewer.id}")).status_code == 200
+        await closed_for_login(stream)
+
+
+async def test_a_viewer_whose_session_expired_gets_nothing_more(
+    base: str, owner: Owner, settings: Settings
+) -> None:
+    chat_id, link = await live_chat(owner, is_public=False)
+    viewer = await sign_up_viewer(base)
+    async with watching(base, link, **viewer.headers("cookie")) as stream:
+        engine = create_engine(settings.database_url)
+        async with transaction(engine) as conn:
+            await conn.execute(sessions.update().where(sessions.c.user_id == viewer.id)
+                               .values(expires_at=datetime.now(UTC) - timedelta(minutes=1)))
+        await engine.dispose()
+        await asyncio.sleep(SESSION_RECHECK_SECONDS)  # the next event is checked
+        await owner.chat("written after the session ended", chat_id)
+        seen = await stream.until("closed")
+    assert [e.kind for e in seen] == ["closed"] and seen[0].data["code"] == "LOGIN_REQUIRED"
+
+
+async def test_revoking_the_viewers_api_token_closes_its_stream(base: str, owner: Owner) -> None:
+    _, link = await live_chat(owner, is_public=False)
+    viewer = await sign_up_viewer(base)
+    async with httpx.AsyncClient(base_url=base, headers=viewer.headers()) as http:
+        r = await http.post("/api/v1/auths/api_keys", json={"name": "feed reader"})
+        assert r.status_code == 201, r.text
+        api_token = r.json()
+        async with watching(base, link, **viewer.headers(token=api_token["token"])) as stream:
+            r = await http.delete(f"/api/v1/auths/api_keys/{api_token['id']}")
+            assert r.status_code == 200
+            await closed_for_login(stream)
+
+
+async def test_a_password_change_closes_the_other_sessions_streams(
+    base: str, owner: Owner
+) -> None:
+    _, link = await live_chat(owner, is_public=False)
+    viewer = await sign_up_viewer(base)
+    async with httpx.AsyncClient(base_url=base) as http:
+        r = await http.post("/api/v1/auths/signin", json={
+            "email": "viewer@example.com", "password": "long enough pw"})
+        assert r.status_code == 200, r.text
+        laptop = Viewer(token=r.json()["token"], id=viewer.id)
+        async with watching(base, link, **viewer.headers()) as stream:
+            r = await http.post("/api/v1/auths/update/password", headers=laptop.headers(),
+                                json={"password": "long enough pw",
+                                      "new_password": "another long pw"})
+            assert r.status_code == 200, r.text
+            await closed_for_login(stream)
+
+
+async def test_signing_out_while_watching_a_public_share_goes_on_anonymously(
+    base: str, owner: Owner
+) -> None:
+    chat_id, link = await live_chat(owner)
+    viewer = await sign_up_viewer(base)
+    async with watching(base, link, **viewer.headers()) as stream, \
+            httpx.AsyncClient(base_url=base, headers=viewer.headers()) as other_tab:
+        assert (await other_tab.post("/api/v1/auths/signout")).status_code == 200
+        await owner.chat("still public", chat_id)
+        seen = await stream.until("turn")
+    assert "closed" not in [e.kind for e in seen]
 
 
 # --- refusals at the door ------------------------------------------------------------------------

@@ -10,7 +10,6 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salon.domain.errors import TooLarge
-from salon.web.errors import salon_error_response
 
 # Routes anyone may call without an account: sign-in, sign-up and sign-out (API and forms),
 # a share's password (API and form) and its clone form. Their bodies are a few short fields.
@@ -77,6 +76,8 @@ class BodyLimitMiddleware:
             await self._refuse(scope, receive, send, limit)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        from salon.web.errors import salon_error_response  # errors uses this module's headers
+
         error = TooLarge(f"The request body is larger than {limit} bytes.")
         await salon_error_response(Request(scope), error)(scope, receive, send)
 

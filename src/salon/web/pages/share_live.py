@@ -6,10 +6,11 @@ of the answer being written) and ``title`` events, each with an id: reconnecting
 ``Last-Event-ID`` replays what was missed. A share cut at a message (``upto_message_id``) shows
 nothing written after it, so its stream (and its replay) carries titles only; when the owner
 moves the cut, its viewers are told to ``reload``. When access ends (revoked, expired, rotated, made
-private, new password, deleted, sharing switched off) the stream sends ``closed`` with the
-spec's code and words, and ends. A viewer that fell too far behind gets ``reload``. A comment
-line every ``HEARTBEAT_SECONDS`` keeps idle connections open through proxies; that heartbeat
-also renews the stream's lease in the stream limits (``live.StreamLease``).
+private, new password, deleted, sharing switched off, or the viewer's own session ended: signed
+out, expired, token revoked, account deleted) the stream sends ``closed`` with the spec's code
+and words, and ends. A viewer that fell too far behind gets ``reload``. A comment line every
+``HEARTBEAT_SECONDS`` keeps idle connections open through proxies; that heartbeat also renews
+the stream's lease in the stream limits (``live.StreamLease``).
 
 ``GET /s/{id}/messages?after=N`` gives the rendered messages from the N-th on and the files
 list (JSON with HTML made by the page's own templates), again spending no view.
@@ -30,11 +31,12 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from salon.domain.errors import SalonError
 from salon.domain.users import User
+from salon.services import auth
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.services.live import LiveEvent, StreamLease, Subscription
 from salon.web.api.shares import unlock_from
-from salon.web.deps import Ctx, OptionalPrincipal, client_key
+from salon.web.deps import SESSION_COOKIE, Ctx, OptionalPrincipal, bearer_token, client_key
 from salon.web.errors import error_body, status_for
 from salon.web.pages.render import render_html
 from salon.web.pages.share_page import NO_STORE, file_rows, message_rows
@@ -42,6 +44,7 @@ from salon.web.pages.share_page import NO_STORE, file_rows, message_rows
 router = APIRouter()
 
 HEARTBEAT_SECONDS = 15.0  # also renews the stream's lease (live.LEASE_SECONDS)
+SESSION_RECHECK_SECONDS = 1.0
 RETRY_MS = 3000
 FORWARDED = ("turn", "token", "title")
 # Every turn and token is written after the last stored message, so after any checkpoint.
@@ -78,6 +81,7 @@ async def share_events(
         return refusal(exc)
     share = admission.share
     watch = _Watch(ctx, share_id, unlock=unlock, viewer=viewer, lease=lease,
+                   credential=_credential(request) if viewer else None,
                    expires_at=share.expires_at, checkpoint=share.upto_message_id)
     last_event_id = request.headers.get("last-event-id")
 
@@ -92,6 +96,11 @@ async def share_events(
 
     return StreamingResponse(stream(), media_type="text/event-stream", headers={
         **NO_STORE, "X-Accel-Buffering": "no"})
+
+
+def _credential(request: Request) -> str | None:
+    """The token the viewer was authenticated with, as ``deps.get_principal`` reads it."""
+    return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
 
 
 async def _events(watch: _Watch, subscription: Subscription) -> AsyncIterator[str]:
@@ -130,21 +139,29 @@ class _Watch:
 
     - The heartbeat (every ``HEARTBEAT_SECONDS``, or a third of the stream limits' lease if
       that is shorter, and at the link's expiry; when events never stop, before the next
-      event once it is due) checks the share and renews the stream's lease in the stream
-      limits.
-    - An ``access`` event checks the share.
+      event once it is due) checks the viewer's session and the share, and renews the
+      stream's lease in the stream limits.
+    - An ``access`` event checks the session and the share; a ``session`` event about this
+      viewer's user checks the session at once.
+    - Before any other event the viewer's session is checked, at most once a
+      ``SESSION_RECHECK_SECONDS`` (one indexed read): a signed-out viewer gets at most that
+      much more. A viewer whose session ended watches on as anonymous, which a logged-in-only
+      share refuses (``closed`` ``LOGIN_REQUIRED``).
     """
 
     def __init__(
         self, ctx: AppContext, link: str, *, unlock: str | None, viewer: User | None,
-        lease: StreamLease, expires_at: datetime | None, checkpoint: str | None,
+        credential: str | None, lease: StreamLease, expires_at: datetime | None,
+        checkpoint: str | None,
     ) -> None:
         self.ctx, self.link, self.unlock, self.lease = ctx, link, unlock, lease
-        self.viewer = viewer
+        self.viewer, self.credential = viewer, credential
         self.expires_at, self.checkpoint = expires_at, checkpoint
         # At least three heartbeats in a lease's life, so one late heartbeat loses nothing.
         self.every = min(HEARTBEAT_SECONDS, ctx.live_streams.lease_seconds / 3)
-        self.heartbeat_at = time.monotonic() + self.every
+        now = time.monotonic()
+        self.session_checked = now  # the request was just authenticated
+        self.heartbeat_at = now + self.every
 
     def seconds_to_heartbeat(self) -> float:
         wait = self.heartbeat_at - time.monotonic()
@@ -160,10 +177,30 @@ class _Watch:
                 await self.ctx.live_streams.renew(self.lease)
             except SalonError as exc:
                 return closed(exc)
+            await self._session_ended(now=True)
             return await self._recheck()
         if event.kind == "access":
+            await self._session_ended(now=True)
+            return await self._recheck()
+        mine = (event.kind == "session" and self.viewer is not None
+                and event.data.get("user_id") == self.viewer.id)
+        if await self._session_ended(now=mine):
             return await self._recheck()
         return None
+
+    async def _session_ended(self, *, now: bool) -> bool:
+        """Check the viewer's session (``now``, else when due): True when it ended, and the
+        viewer watches on as anonymous."""
+        if self.credential is None:
+            return False
+        moment = time.monotonic()
+        if not now and moment - self.session_checked < SESSION_RECHECK_SECONDS:
+            return False
+        self.session_checked = moment
+        if await auth.is_still_signed_in(self.ctx, self.credential):
+            return False
+        self.viewer = self.credential = None
+        return True
 
     async def _recheck(self) -> str | None:
         """``closed`` when this viewer may no longer watch, ``reload`` when the share now ends
