@@ -1,11 +1,14 @@
-"""Account pages in a real browser: changing your password on the settings page, and an admin
-adding and deleting a user on the users page."""
+"""Account pages in a real browser: changing your password on the settings page, an admin
+adding and deleting a user on the users page, and logging out (never by following a link)."""
 
 from __future__ import annotations
 
 import re
+import threading
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -105,3 +108,52 @@ def test_admin_adds_and_deletes_a_user(open_page: OpenPage, own_salon: SalonServ
 
     carol.reload()  # Carol's session ended with her account
     expect(carol).to_have_url(re.compile(r"/login"))
+
+
+@contextmanager
+def other_site(html: str) -> Iterator[str]:
+    """A page on another site (``localhost`` is not the same site as ``127.0.0.1``, where
+    Salon answers), serving ``html``; yields its URL."""
+    body = html.encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://localhost:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_link_from_another_site_asks_before_logging_out(
+    open_page: OpenPage, salon: SalonServer
+) -> None:
+    page, _ = open_page()
+    sign_up(page, salon.url)
+    link = f'<a href="{salon.url}/api/v1/auths/signout">See the prize</a>'
+    with other_site(f"<!doctype html><title>Prize</title>{link}") as prize:
+        page.goto(prize)
+        page.get_by_role("link", name="See the prize").click()
+        expect(page).to_have_url(f"{salon.url}/logout")
+    expect(page.get_by_role("heading", name="Log out?")).to_be_visible()
+    page.get_by_role("link", name="Stay logged in").click()
+    expect(page).to_have_url(f"{salon.url}/")  # still logged in: the chat, not the login page
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+
+    page.goto(f"{salon.url}/logout")
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_url(f"{salon.url}/login")
+    page.goto(f"{salon.url}/")
+    expect(page).to_have_url(re.compile(r"/login"))

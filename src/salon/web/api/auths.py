@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import RedirectResponse
 from pydantic import Field
 
 from salon.domain.users import User
@@ -17,6 +18,7 @@ from salon.web.deps import (
     CurrentPrincipal,
     CurrentUser,
     OptionalPrincipal,
+    check_csrf,
     check_same_origin,
     client_key,
     current_session_token,
@@ -108,10 +110,15 @@ async def signout(
     request: Request, response: Response, ctx: Ctx, principal: OptionalPrincipal
 ) -> Any:
     """End the current session (cookie or session bearer token). API tokens are revoked on the
-    tokens API instead."""
-    if principal is not None and principal.via_cookie and request.method == "POST":
-        from salon.web.deps import check_csrf
-
+    tokens API instead. A browser session (the cookie) ends only by POST with its CSRF token:
+    a GET, which any site can make a browser send, ends nothing; a browser is sent to the
+    ``/logout`` page that asks, a script gets 405."""
+    if principal is not None and principal.via_cookie:
+        if request.method == "GET":
+            if "text/html" in request.headers.get("accept", ""):  # a browser navigating
+                return RedirectResponse("/logout", status_code=303)
+            raise HTTPException(405, "A browser session signs out with POST and its CSRF "
+                                "token (X-CSRF-Token).", headers={"Allow": "POST"})
         check_csrf(request, principal)
     token = current_session_token(request, principal) if principal else None
     if token:

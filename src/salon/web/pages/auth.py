@@ -105,6 +105,15 @@ async def signup_submit(
     return signed_in_redirect(ctx, target, new.token)
 
 
+@router.get("/logout")
+async def logout_page(request: Request, principal: OptionalPrincipal) -> Response:
+    """"Log out?" and a button. Following a link, from this site or any other, never ends a
+    session by itself: only the form's POST does, with the session's CSRF token."""
+    if principal is None:
+        return redirect("/login")
+    return render(request, "logout.html", title="Log out")
+
+
 @router.post("/logout")
 async def logout(
     request: Request, ctx: Ctx, principal: OptionalPrincipal, csrf_token: FormText = ""
