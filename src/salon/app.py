@@ -63,7 +63,7 @@ def create_app(
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await flusher
-            await ctx.view_batch.flush()
+            await ctx.view_batch.drain()
             if context is None:
                 await close_context(ctx)
 

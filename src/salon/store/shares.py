@@ -8,7 +8,7 @@ Filtering, sorting and counting for the dashboard happen in SQL; ``status_case``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import SimpleNamespace
@@ -250,12 +250,32 @@ async def count_view(conn: AsyncConnection, share_pk: str, *, now: datetime) -> 
     return None if value is None else int(value)
 
 
-async def add_views(conn: AsyncConnection, counts: dict[str, int]) -> None:
+ADD_VIEWS_CHUNK = 500
+
+
+async def add_views(conn: AsyncConnection, counts: Mapping[str, int]) -> set[str]:
     """Add views already delivered (the batched counter of shares without a view limit):
-    unconditional, since each was a delivery while the share was open."""
-    for share_pk, n in counts.items():
-        await conn.execute(shares.update().where(t.id == share_pk)
-                           .values(views=t.views + n))
+    unconditional, since each was a delivery while the share was open. Returns the shares
+    *not* written because another transaction is writing their row right now (another
+    worker's batch, an owner's change): add those again later. Unknown shares are dropped.
+
+    Never waits for a row lock (PostgreSQL's ``FOR UPDATE SKIP LOCKED``; SQLite has one
+    writer at a time), so batches written by several workers at once cannot deadlock and
+    nobody waits for them. One statement per 500 shares, in id order."""
+    busy: set[str] = set()
+    ids = sorted(counts)
+    for start in range(0, len(ids), ADD_VIEWS_CHUNK):
+        chunk = ids[start:start + ADD_VIEWS_CHUNK]
+        free = (sa.select(t.id).where(t.id.in_(chunk)).order_by(t.id)
+                .with_for_update(skip_locked=True))
+        added = sa.case({pk: counts[pk] for pk in chunk}, value=t.id)
+        result = await conn.execute(shares.update().where(t.id.in_(free))
+                                    .values(views=t.views + added).returning(t.id))
+        missed = set(chunk) - set(result.scalars())
+        if missed:  # locked by someone else, or deleted: only the first are kept
+            existing = await conn.execute(sa.select(t.id).where(t.id.in_(missed)))
+            busy.update(existing.scalars())
+    return busy
 
 
 async def count_clone(conn: AsyncConnection, share_pk: str, *, now: datetime) -> int | None:
