@@ -93,6 +93,16 @@ def slice_history(messages: Sequence[Message], n: int | None) -> list[Message]:
     return list(messages[:n])
 
 
+# What no database stores as text: NUL (PostgreSQL refuses it) and a lone UTF-16 surrogate
+# (JSON's "\ud800" with no partner: not Unicode text, so not encodable as UTF-8).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def is_storable(text: str) -> bool:
+    """Whether ``text`` can be stored as it is (no NUL, no lone surrogate)."""
+    return _UNSTORABLE.search(text) is None
+
+
 def clean_title(title: str) -> str:
     """Collapse whitespace and control characters; refuse an empty or over-long title."""
     cleaned = " ".join("".join(ch if ch.isprintable() else " " for ch in title).split())

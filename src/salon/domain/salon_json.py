@@ -45,7 +45,8 @@ MAX_MESSAGES = 10_000
 MAX_FILES = 1_000
 ROLES = ("user", "assistant", "system")
 STATUSES = ("complete", "interrupted", "error")
-MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+# At most 63 + 1 + 63 characters: the files table's media_type column holds 127.
+MEDIA_TYPE_RE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,62}/[a-z0-9][a-z0-9!#$&^_.+-]{0,62}$")
 
 # Each part field's JSON type (None: any JSON value).
 _STR, _INT, _LIST, _OBJ = str, int, list, dict
@@ -293,7 +294,16 @@ def _time(value: object, where: str) -> datetime:
         raise InvalidInput(f"{where} is not an ISO 8601 time: {value[:40]!r}.") from None
     if moment.tzinfo is None:
         raise InvalidInput(f"{where} needs a time zone (such as +00:00).")
-    return moment.astimezone(UTC)
+    return in_utc(moment, where)
+
+
+def in_utc(moment: datetime, where: str) -> datetime:
+    """``moment`` in UTC; a time whose UTC falls outside years 1 to 9999 is refused."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(f"{where} is out of range: in UTC it falls outside years "
+                           "1 to 9999.") from None
 
 
 def _base64(value: object, where: str) -> bytes:

@@ -9,6 +9,7 @@ already imported from the same source object is skipped (its fingerprint is reco
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from salon.services.files import forget_unused_blobs
 from salon.store import conversations as repo
 from salon.store.db import transaction
 
+log = logging.getLogger(__name__)
 MAX_READ_BYTES = 64 * 1024  # the parser's buffer: memory stays flat however large the file
 _BOM = b"\xef\xbb\xbf"
 
@@ -128,7 +130,7 @@ def _open_items(reader: _Reader) -> streaming.JsonItems:
     try:
         return streaming.JsonItems(ijson.basic_parse(reader, use_float=True,
                                                      buf_size=MAX_READ_BYTES))
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise _not_json(exc) from None
 
 
@@ -140,7 +142,7 @@ def _read_outcomes(items: streaming.JsonItems, now: datetime) -> Iterator[_Outco
         for value in items:
             yield _examine(index, value, now)
             index += 1
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:  # the parser cannot go on after either
         yield _Outcome(index=index, source=None, problem=_not_json(exc, index=index), ends=True)
 
 
@@ -148,6 +150,8 @@ def _not_json(exc: Exception, *, index: int = 0) -> InvalidInput:
     """Says where the JSON breaks, with the parser's first line (``parse error: premature
     EOF``), never the quoted text around it."""
     said = exc.args[0] if exc.args else ""
+    if isinstance(exc, UnicodeDecodeError):
+        said = "text that is not UTF-8, or a lone surrogate such as \\udc00"
     if isinstance(said, bytes):
         said = said.decode("utf-8", "replace")
     lines = str(said).strip().splitlines()
@@ -175,14 +179,18 @@ async def _import_all(
 ) -> ImportReport:
     report = ImportReport()
     async for outcome in outcomes:
-        if outcome.problem is not None:
+        problem = outcome.problem
+        if problem is None and outcome.parsed is not None:
+            try:
+                await _store(ctx, user, outcome, outcome.parsed, report)
+            except InvalidInput as refused:  # the database refused it: nothing of it is kept
+                problem = refused
+        if problem is not None:
             if single:
-                raise outcome.problem
-            report.failed.append(_failure(outcome, outcome.problem))
+                raise problem
+            report.failed.append(_failure(outcome, problem))
             if outcome.ends:
                 break
-        elif outcome.parsed is not None:
-            await _store(ctx, user, outcome, outcome.parsed, report)
     if not single:
         _refuse_if_unrecognised(report)
     return report
@@ -234,13 +242,17 @@ async def _import_one(
         async with transaction(ctx.engine) as conn:
             conv = await _write(ctx, conn, user, parsed, stored)
         return None, conv
-    except sa.exc.IntegrityError:  # the same file, imported a moment ago by another request
+    except sa.exc.DBAPIError as exc:
+        # The same file imported a moment ago by another request, or a value the database
+        # refuses: that conversation's transaction rolled back, the others are unaffected.
         await forget_unused_blobs(ctx, stored)
         async with ctx.engine.connect() as conn:
             earlier = await repo.find_import(conn, user_id=user.id,
                                              fingerprint=parsed.fingerprint)
         if earlier is None:
-            raise
+            log.warning("import: the database refused a conversation: %s", exc.orig)
+            raise InvalidInput("The database refused to store this conversation; nothing of "
+                               "it was imported.", code="IMPORT_NOT_STORED") from None
         return earlier, None
     except BaseException:
         await forget_unused_blobs(ctx, stored)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain import links
 from salon.domain import shares as rules
-from salon.domain.conversations import Conversation, Message
+from salon.domain.conversations import Conversation, Message, is_storable
 from salon.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, RateLimited
 from salon.domain.shares import Share, SharedFile
 from salon.domain.users import User
@@ -353,6 +353,8 @@ async def reset_share_stats(ctx: AppContext, user: User, chat_id: str) -> Share:
 # --- the dashboard and bulk actions ---------------------------------------------------------
 
 async def list_shares(ctx: AppContext, user: User, f: ShareFilter) -> tuple[list[Share], int]:
+    if f.query is not None and not is_storable(f.query):
+        raise InvalidInput("query must be text without NUL characters.", field="query")
     await ctx.view_batch.flush()  # owners see every view delivered so far
     async with ctx.engine.connect() as conn:
         return await repo.list_shares(conn, user_id=user.id, f=f, now=ctx.now())

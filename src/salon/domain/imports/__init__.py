@@ -14,7 +14,7 @@ from typing import Literal
 
 from salon.domain import salon_json
 from salon.domain.errors import InvalidInput
-from salon.domain.imports import chatgpt, openwebui
+from salon.domain.imports import chatgpt, common, openwebui
 
 Source = Literal["salon", "openwebui", "chatgpt"]
 
@@ -48,4 +48,4 @@ def parse_conversation(
     times the file does not give. InvalidInput says where a value is wrong."""
     if source is None:
         raise InvalidInput(UNSUPPORTED, code="UNSUPPORTED_IMPORT_FORMAT")
-    return _PARSERS[source](value, now)
+    return _PARSERS[source](common.without_lone_surrogates(value), now)

@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from salon.domain.conversations import MAX_TITLE_CHARS, clean_title
 from salon.domain.errors import InvalidInput
+from salon.domain.salon_json import in_utc
 
 DEFAULT_TITLE = "Imported chat"
 MAX_TEXT_CHARS = 1_000_000
@@ -25,12 +27,28 @@ MAX_NAME_CHARS = 200
 # Epoch numbers above these are milliseconds, microseconds, nanoseconds (apps differ).
 _EPOCH_UNITS = ((1e17, 1e9), (1e14, 1e6), (1e11, 1e3))
 _LATEST_EPOCH = 253_402_300_799  # 9999-12-31T23:59:59Z
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def fingerprint(value: object) -> str:
     """The same source conversation gives the same fingerprint (as Salon's own files do)."""
     canonical = json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def without_lone_surrogates(value: object) -> object:
+    """``value`` (parsed JSON) with every lone surrogate (``"\\ud800"`` without its pair: not
+    Unicode text, no database can store it) replaced by U+FFFD, in keys too. Runs first, so
+    the fingerprint and every parser see only real text; NUL is left to ``text`` and the
+    other readers, which replace it where it can land."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(str(k)): without_lone_surrogates(v)
+                for k, v in value.items()}
+    return value
 
 
 def mapping(value: object, where: str) -> Mapping[str, Any]:
@@ -104,7 +122,9 @@ def _iso_moment(value: str, where: str) -> datetime:
         parsed = datetime.fromisoformat(value.strip())
     except ValueError:
         raise InvalidInput(f"{where} is not a time: {value[:40]!r}.") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    return in_utc(parsed, where)
 
 
 def current_branch(

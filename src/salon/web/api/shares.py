@@ -7,7 +7,7 @@ chat id.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, time, timedelta
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
@@ -158,13 +158,18 @@ def parse_bound(value: str | None, *, field: str, end: bool = False) -> datetime
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
+            if end and day == date.max:  # the day after 9999-12-31 does not exist
+                return datetime.max.replace(tzinfo=UTC)
             moment = datetime.combine(day + timedelta(days=1 if end else 0), time(), UTC)
         else:
             moment = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{field} must be a date (2026-01-31) or an ISO 8601 time.",
                            field=field) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:  # its zone moves it past either end of the calendar: clamp to it
+        return (datetime.max if moment.year == MAXYEAR else datetime.min).replace(tzinfo=UTC)
 
 
 # --- viewing ---------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from salon.domain import shares as rules
+from salon.domain.conversations import is_storable
 from salon.domain.errors import InvalidInput, SalonError
 from salon.domain.shares import Share
 from salon.domain.users import User
@@ -167,7 +168,7 @@ def _is_valid(key: str, value: str) -> bool:
     if key in CHOICES:
         return value in CHOICES[key]
     if key == "query":
-        return len(value) <= MAX_QUERY_CHARS
+        return len(value) <= MAX_QUERY_CHARS and is_storable(value)
     if key in ("start", "end"):
         try:
             parse_bound(value, field=key)
