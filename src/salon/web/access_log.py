@@ -2,8 +2,10 @@
 
 A share link is a capability: whoever has it may open the chat. The server's access log would
 write every link opened (``GET /s/{id}``, the API's ``/api/v1/chats/share/{id}``, clones,
-files, the login page's ``?next=/s/{id}``), so the filter here replaces the link with ``…``
-before a record is written. It is installed on uvicorn's access logger when the app starts.
+files, the login page's ``?next=/s/{id}``, Khoj's unshare route
+``DELETE /api/chat/share?public_conversation_slug={id}``), so the filter here replaces the
+link with ``…`` before a record is written. It is installed on uvicorn's access logger when
+the app starts.
 """
 
 from __future__ import annotations
@@ -16,12 +18,13 @@ REDACTED = "\u2026"
 
 _LINK_PATHS = re.compile(
     r"^(/s/|/share/chat/|/share/|/shared/|/api/v1/chats/share/|/api/v1/chats/)([^/?]+)")
-_NEXT = re.compile(r"([?&]next=)[^&]*")
+# Query parameters that carry a link: where to go after logging in, Khoj's unshare.
+_LINK_PARAMS = re.compile(r"([?&](?:next|public_conversation_slug)=)[^&]*")
 
 
 def redact_path(path: str) -> str:
     """``path`` (with its query) with any share link in it replaced by ``…``."""
-    path = _NEXT.sub(lambda m: m.group(1) + REDACTED, path)
+    path = _LINK_PARAMS.sub(lambda m: m.group(1) + REDACTED, path)
     match = _LINK_PATHS.match(path)
     if match is None:
         return path
