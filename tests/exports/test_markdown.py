@@ -63,3 +63,65 @@ def test_links_only_for_web_urls_and_names_escaped_in_html() -> None:
 def test_fences_are_longer_than_any_backtick_run() -> None:
     assert fence("a ````` b", "js") == "``````js\na ````` b\n``````"
     assert fence("") == "```\n\n```"
+
+
+HOSTILE_MARKDOWN = [
+    "<script>alert(1)</script>",
+    "hi <img src=x onerror=alert(1)> there",
+    "\\<script>alert(1)</script>",
+    "<a href='javascript:alert(1)'>x</a>",
+    "[click](javascript:alert(1))",
+    "[click]( JaVaScRiPt:alert(1) )",
+    "[click](<javascript:alert(1)>)",
+    "[click](&#106;avascript:alert(1))",
+    "[click](java\tscript:alert(1))",
+    "![img](data:image/svg+xml;base64,PHN2Zz4=)",
+    "[v](vbscript:msgbox(1))",
+    "[ref]\n\n[ref]: javascript:alert(1)",
+    "[two](\njavascript:alert(1))",
+    "<javascript:alert(1)>",
+    "```\nunclosed fence",
+    "- item\n  ```\n<script>alert(2)</script>\n```",
+    "```js`\n<script>alert(3)</script>\n```",
+    "> quote\n<details open ontoggle=alert(4)>",
+    "| a |\n| --- |\n| <b onmouseover=alert(5)>cell</b> |",
+]
+
+
+def permissive_tokens(text: str) -> list[Token]:
+    """Every token, nested ones too, from a renderer that trusts any link (as some do)."""
+    md = MarkdownIt("commonmark").enable("table")
+    md.validateLink = lambda url: True  # type: ignore[method-assign]
+    out: list[Token] = []
+    stack = md.parse(text)
+    while stack:
+        token = stack.pop()
+        out.append(token)
+        stack.extend(token.children or [])
+    return out
+
+
+def test_hostile_markdown_exports_no_raw_html_and_no_script_links() -> None:
+    parts = [{"type": "text", "text": t} for t in HOSTILE_MARKDOWN]
+    parts.insert(1, {"type": "thought", "text": "<script>alert(6)</script>[t](javascript:x)"})
+    parts.append({"type": "citation", "title": "t", "url": "https://ok.example",
+                  "snippet": "<img src=x onerror=alert(7)> [s](javascript:alert(8))"})
+    parts.append({"type": "table", "columns": ["<script>c</script>"],
+                  "rows": [["[r](javascript:alert(9))"]], "caption": "<i onclick=x>"})
+    text = write_markdown(conversation(), messages([("assistant", parts, {})]), []).decode()
+    found = permissive_tokens(text)
+    raw = [t.content for t in found if t.type in ("html_block", "html_inline")]
+    assert sorted(raw) == ["</details>\n", "<details>\n<summary>Thought</summary>\n"], raw
+    hrefs = [str(t.attrs.get("href") or t.attrs.get("src")) for t in found
+             if t.type in ("link_open", "image")]
+    assert hrefs and not [h for h in hrefs if h.replace("\t", "").lower().startswith(
+        ("javascript:", "vbscript:", "data:"))], hrefs
+    assert "<script" not in text and "<img" not in text
+    assert "unclosed fence\n```" in text  # the fence is closed before the next part
+
+
+def test_code_and_safe_links_are_kept_as_written() -> None:
+    kept = "See [docs](https://example.com/a?b=1) and `a < b`\n\n```html\n<b>x</b>\n```"
+    text = write_markdown(conversation(), messages([("user", [{"type": "text", "text": kept}],
+                                                     {})]), []).decode()
+    assert "[docs](https://example.com/a?b=1)" in text and "```html\n<b>x</b>\n```" in text

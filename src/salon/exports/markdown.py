@@ -1,14 +1,17 @@
 """Markdown: the conversation as a document to read or paste anywhere.
 
-Text parts are written as they are (they already are markdown); everything Salon adds is
-built so that a message cannot break out of it: code fences are longer than any run of
-backticks in the code, table cells escape ``|`` and keep to one line, names in raw HTML are
-escaped. Images and files are mentioned by name (``[name](attachment: name)``), never
-embedded.
+Text parts are written as markdown, made inert (``inert_markdown``): raw HTML cannot start
+outside code (every ``<`` there is escaped), a link whose target is ``javascript:``,
+``vbscript:`` or ``data:`` gets the harmless ``unsafe:`` scheme in front, and a fence left open
+is closed. Everything Salon adds is built so that a message cannot break out of it: code
+fences are longer than any run of backticks in the code, table cells escape ``|`` and keep to
+one line, names in raw HTML are escaped. Images and files are mentioned by name
+(``[name](attachment: name)``), never embedded.
 """
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator, Sequence
 from urllib.parse import quote
@@ -32,6 +35,14 @@ LINK_SCHEMES = ("http://", "https://", "mailto:")
 _BACKTICK_RUNS = re.compile(r"`+")
 _LANGUAGE_JUNK = re.compile(r"[^\w+#.-]")
 _MARKUP = re.compile(r"([\\`*_\[\]<>|~])")
+# An opening fence as the renderer sees one only at the start of a line; a backtick fence's
+# info string holds no backtick. Indented fences (in list items) are not trusted as fences.
+_FENCE = re.compile(r"^(`{3,}|~{3,})(.*)$")
+# Where a link's target starts: inline ``](target``, a reference ``[label]: target``.
+_LINK_TARGET = re.compile(r"(\]\(\s*<?|^ {0,3}\[[^\]]*\]:\s*<?)([^\s)>]*)", re.MULTILINE)
+_FENCE_END = re.compile(r"^ {0,3}(`{3,}|~{3,})[ \t]*$")
+_UNSAFE_SCHEMES = ("javascript:", "vbscript:", "data:")
+_IGNORED_IN_URLS = re.compile(r"[\x00-\x20\x7f]+")
 
 
 def write_markdown(conv: Conversation, messages: Sequence[Message], files: Files) -> bytes:
@@ -61,7 +72,7 @@ def part_block(part: Part, number: int) -> str:
     """One part as markdown (``number``: a citation's number in its message)."""
     kind = part.get("type")
     if kind == "text":
-        return as_text(part.get("text")).strip("\n")
+        return inert_markdown(as_text(part.get("text")).strip("\n"))
     if kind == "code":
         return code_block(part)
     if kind == "table":
@@ -71,12 +82,56 @@ def part_block(part: Part, number: int) -> str:
     if kind == "citation":
         return citation_line(part, number)
     if kind == "thought":
-        return details("Thought", as_text(part.get("text")).strip("\n"))
+        return details("Thought", inert_markdown(as_text(part.get("text")).strip("\n")))
     if kind == "tool_call":
         return tool_block(part)
     if kind in ("image", "file"):
         return attachment(part)
     return ""
+
+
+def inert_markdown(text: str) -> str:
+    """``text`` (markdown from a message) with no way to raw HTML or a script link: outside
+    fenced code every ``<`` becomes ``&lt;`` (still shown as ``<``) and unsafe link targets
+    get ``unsafe:`` in front; a fence still open at the end is closed, so what follows in the
+    document is not read as code."""
+    blocks: list[str] = []
+    prose: list[str] = []
+    opening: str | None = None  # the open fence's marker
+    for line in text.split("\n"):
+        if opening is not None:
+            blocks.append(line)
+            if _closes(line, opening):
+                opening = None
+            continue
+        start = _FENCE.match(line)
+        if start and not (start.group(1)[0] == "`" and "`" in start.group(2)):
+            blocks.extend([_inert_prose(prose)] if prose else [])
+            prose, opening = [], start.group(1)
+            blocks.append(line)
+        else:
+            prose.append(line)
+    blocks.extend([_inert_prose(prose)] if prose else [])
+    blocks.extend([opening] if opening is not None else [])
+    return "\n".join(blocks)
+
+
+def _closes(line: str, opening: str) -> bool:
+    """Whether ``line`` closes a fence opened with ``opening`` (CommonMark's rule)."""
+    found = _FENCE_END.match(line)
+    marker = found.group(1) if found else ""
+    return marker[:1] == opening[0] and len(marker) >= len(opening)
+
+
+def _inert_prose(lines: list[str]) -> str:
+    text = "\n".join(lines).replace("<", "&lt;")
+    return _LINK_TARGET.sub(_neutralised_target, text)
+
+
+def _neutralised_target(match: re.Match[str]) -> str:
+    target = match.group(2)
+    seen = _IGNORED_IN_URLS.sub("", html.unescape(target)).lower()
+    return match.group(1) + ("unsafe:" + target if seen.startswith(_UNSAFE_SCHEMES) else target)
 
 
 def fence(code: str, language: str = "") -> str:
@@ -109,7 +164,7 @@ def table_row(cells: Sequence[str]) -> str:
 
 def table_cell(text: str) -> str:
     """One line, with ``|`` (and the backslash that could undo its escape) escaped."""
-    return one_line(text).replace("\\", "\\\\").replace("|", "\\|")
+    return _inert_prose([one_line(text).replace("\\", "\\\\").replace("|", "\\|")])
 
 
 def chart_block(part: Part) -> str:
@@ -125,7 +180,7 @@ def citation_line(part: Part, number: int) -> str:
     title = link_text(as_text(part.get("title")) or as_text(part.get("url")) or "Source")
     url = as_text(part.get("url"))
     head = f"[{title}]({link_target(url)})" if url.startswith(LINK_SCHEMES) else title
-    snippet = one_line(as_text(part.get("snippet")))
+    snippet = _inert_prose([one_line(as_text(part.get("snippet")))])
     return f"{number}. {head}" + (f" — {snippet}" if snippet else "")
 
 
@@ -151,7 +206,8 @@ def attachment(part: Part) -> str:
 
 
 def link_text(text: str) -> str:
-    return one_line(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
+    return one_line(text).replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]") \
+        .replace("<", "&lt;")
 
 
 def link_target(url: str) -> str:
