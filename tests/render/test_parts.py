@@ -352,3 +352,14 @@ def test_render_markdown_is_safe_markup() -> None:
 ])
 def test_human_size(size: object, expected: str) -> None:
     assert human_size(size) == expected
+
+
+@pytest.mark.parametrize("latex", ["\\class{share-banner btn}{x}", "\\cssId{main}{x}",
+                                   "\\style{position:fixed;inset:0}{x}",
+                                   "\\href{https://evil.example}{x}"])
+def test_math_keeps_no_class_id_style_or_link(latex: str) -> None:
+    html = render(text(f"Inline ${latex}$ done"))
+    [math] = Elements(html).named("math")
+    inside = html[html.index("<math"):html.index("</math>")]
+    assert not re.search(r"\s(class|id|style|href)=", inside), inside
+    assert "<mi>x</mi>" in inside

@@ -23,7 +23,9 @@ MATHML_TAGS = {
     "mpadded", "mphantom", "mprescripts", "mroot", "mrow", "ms", "mspace", "msqrt", "mstyle",
     "msub", "msubsup", "msup", "mtable", "mtd", "mtext", "mtr", "munder", "munderover", "none",
 }
-# MathML presentation attributes; ``href`` and ``style`` are deliberately absent.
+# MathML presentation attributes, the only ones MathML elements keep: ``href``, ``style``,
+# ``id`` and ``class`` (from ``\href``, ``\style``, ``\cssId``, ``\class``) are
+# deliberately absent, so a formula can neither link nor borrow Salon's classes and ids.
 _MATHML_ATTRIBUTES = {
     "accent", "accentunder", "columnalign", "columnlines", "columnspacing", "depth", "display",
     "displaystyle", "fence", "form", "height", "largeop", "linethickness", "lspace",
@@ -31,13 +33,15 @@ _MATHML_ATTRIBUTES = {
     "rowalign", "rowlines", "rowspacing", "rspace", "scriptlevel", "separator", "stretchy",
     "symmetric", "voffset", "width",
 }
-_ATTRIBUTES: dict[str, set[str]] = {
-    "*": {"class"},
+_HTML_ATTRIBUTES: dict[str, set[str]] = {
     "a": {"href", "title", "download"},
     "img": {"src", "alt", "title", "loading", "width", "height"},
     "ol": {"start"},
     "table": {"data-sortable"},
     "th": {"scope"},
+}
+_ATTRIBUTES: dict[str, set[str]] = {
+    **{tag: {"class"} | _HTML_ATTRIBUTES.get(tag, set()) for tag in _HTML_TAGS},
     "math": {"xmlns"} | _MATHML_ATTRIBUTES,
     **{tag: set(_MATHML_ATTRIBUTES) for tag in MATHML_TAGS - {"math"}},
 }
