@@ -30,6 +30,7 @@ from salon.web.docs import install_docs
 from salon.web.errors import install_error_handlers
 from salon.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from salon.web.share_fast_path import ShareFastPath
+from salon.web.shutdown import notify_on_stop_signals
 
 STATIC_DIR = Path(__file__).parent / "web" / "static"
 
@@ -55,10 +56,14 @@ def create_app(
             gc.collect(1)
             gc.freeze()
         await ctx.live.start()
+        # On SIGTERM this worker's live viewers are sent to reconnect (to a worker that stays)
+        # at once, while answers being written get SALON_SHUTDOWN_GRACE_SECONDS to finish.
+        restore_signals = notify_on_stop_signals(lambda: begin_stopping(ctx))
         flusher = asyncio.create_task(ctx.view_batch.run())
         try:
             yield
         finally:
+            restore_signals()
             await ctx.live.close()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -133,6 +138,19 @@ def _include_routers(app: FastAPI) -> None:
         return {"status": "ok", "version": __version__,
                 "model": {"name": ctx.provider.name, "status": model.status,
                           "code": model.code or None, "detail": model.detail or None}}
+
+
+# Answers still being written end this long before the grace time is over, so that they are
+# stored and their responses complete before the server cuts what is left.
+ANSWER_STOP_MARGIN_SECONDS = 0.5
+
+
+def begin_stopping(ctx: AppContext) -> None:
+    """The server was told to stop: live viewers go elsewhere now; answers being written have
+    SALON_SHUTDOWN_GRACE_SECONDS (less a margin) to finish, then end as interrupted."""
+    ctx.live.stop_watchers()
+    grace = max(0.0, ctx.settings.shutdown_grace_seconds - ANSWER_STOP_MARGIN_SECONDS)
+    asyncio.get_running_loop().call_later(grace, ctx.stopping.set)
 
 
 async def build_context(settings: Settings) -> AppContext:

@@ -378,7 +378,8 @@ def serve(
     uvicorn.run(target, host=settings.host, port=settings.port, workers=workers,
                 factory=workers > 1, log_level=log_level, server_header=False,
                 proxy_headers=False,  # the app applies SALON_TRUSTED_PROXIES itself
-                ws="none")  # no WebSocket routes (live updates are server-sent events)
+                ws="none",  # no WebSocket routes (live updates are server-sent events)
+                timeout_graceful_shutdown=settings.shutdown_grace_seconds)
 
 
 # --- export and import ----------------------------------------------------------------------

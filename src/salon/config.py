@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     # Open live-update streams (``/s/{id}/events``) allowed per share and per client address.
     live_streams_per_share: int = Field(default=1000, ge=1)
     live_streams_per_client: int = Field(default=8, ge=1)
+    # When told to stop: how long answers being written may take to finish (then they are
+    # stored as interrupted); live streams end at once with "reload".
+    shutdown_grace_seconds: int = Field(default=10, ge=0)
     # Whether this server is a hub: it accepts chats published by other Salons.
     accept_community_shares: bool = False
 

@@ -7,6 +7,8 @@ away mid-answer leaves the partial answer stored with status ``interrupted``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -259,9 +261,13 @@ async def _generate(ctx: AppContext, turn: Turn, answer: _Answer) -> AsyncIterat
     messages = await _prompt(ctx, turn)
     params = GenerationParams(max_tokens=ctx.settings.max_answer_tokens)
     try:
-        async for chunk in ctx.provider.stream(messages, params):
+        async for chunk in _until_stopping(ctx.stopping, ctx.provider.stream(messages, params)):
             for event in _absorb(chunk, answer):
                 yield event
+    except ServerStopping:
+        answer.status = "interrupted"
+        yield Event("status", "The server is restarting: the answer was interrupted.")
+        return
     except ProviderError as exc:
         logger.warning("model provider %r failed: %s: %s", ctx.provider.name, exc.code, exc.detail)
         answer.status = "error"
@@ -269,6 +275,38 @@ async def _generate(ctx: AppContext, turn: Turn, answer: _Answer) -> AsyncIterat
         yield Event("error", {"detail": exc.detail, "code": exc.code})
         return
     answer.status = "complete"
+
+
+class ServerStopping(Exception):
+    """The server was told to stop and the grace time for answers is nearly over."""
+
+
+async def _until_stopping(
+    stopping: asyncio.Event, chunks: AsyncIterator[Chunk]
+) -> AsyncIterator[Chunk]:
+    """The model's chunks until ``stopping`` is set, then ``ServerStopping``: the answer ends as
+    interrupted, stored with what was written, its response complete (not cut off when the
+    server's grace time runs out), even while the model is silent."""
+    stop = asyncio.ensure_future(stopping.wait())
+    try:
+        while not stopping.is_set():
+            following = asyncio.ensure_future(anext(chunks))
+            await asyncio.wait((following, stop), return_when=asyncio.FIRST_COMPLETED)
+            if not following.done():
+                following.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await following
+                break
+            try:
+                yield following.result()
+            except StopAsyncIteration:
+                return
+        raise ServerStopping()
+    finally:
+        stop.cancel()
+        close = getattr(chunks, "aclose", None)
+        if close is not None:
+            await close()
 
 
 def _absorb(chunk: Chunk, answer: _Answer) -> list[Event]:

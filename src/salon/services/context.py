@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -74,6 +75,8 @@ class AppContext:
     live_streams: StreamLimits | RedisStreamLimits = field(default_factory=StreamLimits)
     # The Redis client when SALON_REDIS_URL is set (shared limits and live updates).
     redis: Any = None
+    # Set when the server was told to stop and answers must end (as interrupted) now.
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Views of shares without a view limit, written in batches (services.view_batch).
     view_batch: ViewBatch = field(init=False)
     # The hot path's one-row share reads, outside SQLAlchemy (store.db.create_row_reader).

@@ -10,6 +10,7 @@ Event kinds:
 - ``turn``: a message was stored (``seq``): viewers fetch the new messages.
 - ``token``: a piece of the answer being written (``turn_id``, ``text``).
 - ``title``: the conversation was renamed (``title``).
+- ``shutdown``: this process is stopping (offered to its own watchers only, never published).
 - ``access``: something about who may watch changed (a share was revoked, rotated, made
   private, re-passworded, the conversation deleted, sharing switched off, a user deleted):
   every watcher checks its access again. Published to every channel (``broadcast``) when it is
@@ -48,6 +49,10 @@ class LiveEvent:
     id: str
     kind: str
     data: dict[str, Any]
+
+
+# Offered to a process's own watchers when it stops; never published or replayed.
+SHUTDOWN = LiveEvent(id="", kind="shutdown", data={})
 
 
 @dataclass(eq=False)
@@ -110,6 +115,13 @@ class LiveHub:
     def broadcast(self, kind: str, data: dict[str, Any]) -> None:
         for conversation_id in list(self._channels):
             self.publish(conversation_id, kind, data)
+
+    def stop_watchers(self) -> None:
+        """This process is stopping: tell its own watchers (``shutdown``), so their streams end
+        with ``reload`` and the viewers reconnect to a worker that stays."""
+        for channel in self._channels.values():
+            for watcher in channel.watchers:
+                watcher.offer(SHUTDOWN)
 
     @asynccontextmanager
     async def subscribe(

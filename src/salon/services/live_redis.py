@@ -35,6 +35,7 @@ from salon.domain.errors import RateLimited
 from salon.services.live import (
     LEASE_SECONDS,
     REPLAY_EVENTS,
+    SHUTDOWN,
     LiveEvent,
     StreamLease,
     Subscription,
@@ -166,6 +167,12 @@ class RedisLiveHub:
         event = _event(event_id, payload)
         for watcher in self._watchers.get(channel.removeprefix(CHANNEL_PREFIX), ()):
             watcher.offer_newer(event)
+
+    def stop_watchers(self) -> None:
+        """This process is stopping: its own watchers get ``shutdown`` (other workers' do not)."""
+        for watchers in self._watchers.values():
+            for watcher in watchers:
+                watcher.offer(SHUTDOWN)
 
     # -- watching -----------------------------------------------------------------------------
 

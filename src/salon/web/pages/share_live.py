@@ -34,7 +34,7 @@ from salon.domain.users import User
 from salon.services import auth
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
-from salon.services.live import LiveEvent, StreamLease, Subscription
+from salon.services.live import SHUTDOWN, LiveEvent, StreamLease, Subscription
 from salon.web.api.shares import unlock_from
 from salon.web.deps import SESSION_COOKIE, Ctx, OptionalPrincipal, bearer_token, client_key
 from salon.web.errors import error_body, status_for
@@ -116,6 +116,9 @@ async def _events(watch: _Watch, subscription: Subscription) -> AsyncIterator[st
             yield sse("reload", {"detail": "Too many updates to catch up: reload the page."})
             return
         event = pending.pop(0) if pending else await _next(queue, watch.seconds_to_heartbeat())
+        if event is SHUTDOWN:  # this worker is stopping: the viewer reconnects to another
+            yield sse("reload", {"detail": "This server is restarting: reconnecting."})
+            return
         ended = await watch.check(event)
         if ended is not None:
             yield ended
