@@ -27,7 +27,7 @@ from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, ping, upgrade_database
 from salon.web import access_log
 from salon.web.docs import install_docs
-from salon.web.errors import install_error_handlers
+from salon.web.errors import ErrorResponseMiddleware, install_error_handlers
 from salon.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
 from salon.web.share_fast_path import ShareFastPath
 from salon.web.shutdown import notify_on_stop_signals
@@ -83,6 +83,8 @@ def create_app(
                        anonymous_max_bytes=settings.max_anonymous_body_bytes)
     app.add_middleware(SecurityHeadersMiddleware)  # outside: refusals carry the headers too
     app.add_middleware(ShareFastPath)  # anonymous views of rendered snapshots, before the rest
+    # Every failure left becomes a complete 503 or 500 on a connection that stays usable.
+    app.add_middleware(ErrorResponseMiddleware)
     # Outermost: the client address (rate limits) comes from X-Forwarded-For only when the
     # connection is from a trusted proxy, whatever server runs the app.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
@@ -156,7 +158,9 @@ def begin_stopping(ctx: AppContext) -> None:
 async def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     scratch.remove_abandoned(settings.data_dir)  # left behind by a process that was killed
-    engine = create_engine(settings.resolved_database_url)
+    engine = create_engine(settings.resolved_database_url,
+                           connect_timeout=settings.db_connect_timeout,
+                           statement_timeout=settings.db_statement_timeout)
     await upgrade_database(engine)
     ctx = AppContext(
         settings=settings,
@@ -175,7 +179,9 @@ async def use_redis(ctx: AppContext, url: str) -> None:
     """Share rate limits, live updates and stream limits with every worker through Redis."""
     import redis.asyncio as aioredis
 
-    client = aioredis.from_url(url)
+    # A Redis that is down fails at once, one that does not answer after the connect timeout
+    # (commands have no timeout of their own: the live updates' listener waits for events).
+    client = aioredis.from_url(url, socket_connect_timeout=ctx.settings.db_connect_timeout)
     try:
         await client.ping()
     except Exception as exc:

@@ -160,7 +160,9 @@ def fail(message: str, *, exit_code: int = EXIT_FAILURE) -> NoReturn:
 def open_engine(settings: Settings) -> AsyncEngine:
     """The engine for ``settings``; a malformed URL or unknown driver is a usage error."""
     try:
-        return create_engine(settings.resolved_database_url)
+        return create_engine(settings.resolved_database_url,
+                             connect_timeout=settings.db_connect_timeout,
+                             statement_timeout=settings.db_statement_timeout)
     except (sa.exc.ArgumentError, sa.exc.InvalidRequestError, ImportError) as exc:
         fail(f"SALON_DATABASE_URL is not a usable database URL ({describe_error(exc)}); "
              "Salon supports sqlite:///path and postgresql://user:password@host/db.",

@@ -23,6 +23,10 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=1, le=65535)
     data_dir: Path = Path("./data")
     database_url: str = ""
+    # Seconds to wait for a database connection, and for one statement (also how long a
+    # SQLite writer waits for the write lock); past them a request answers 503.
+    db_connect_timeout: float = Field(default=5.0, gt=0)
+    db_statement_timeout: float = Field(default=10.0, gt=0)
     secret_key: str = DEV_SECRET
     base_url: str = ""
     enable_signup: bool = True

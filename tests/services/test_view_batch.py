@@ -64,7 +64,7 @@ async def test_views_of_a_share_another_worker_is_writing_wait_for_the_next_flus
     engines = [create_engine(database_url) for _ in range(2)]
     try:
         owner = await add_user(engines[0])
-        held, free = (await add_share(engines[0], owner)).id, (await add_share(engines[0], owner)).id
+        held, free = [(await add_share(engines[0], owner)).id for _ in range(2)]
         batch = ViewBatch(engines[0])
         batch.add(held)
         batch.add(free)

@@ -86,7 +86,9 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.view_batch = ViewBatch(self.engine)
-        self.row_reader = create_row_reader(self.engine)
+        self.row_reader = create_row_reader(
+            self.engine, connect_timeout=self.settings.db_connect_timeout,
+            statement_timeout=self.settings.db_statement_timeout)
         self.passwords = PasswordPool(self.hasher,
                                       workers=self.settings.password_hash_workers,
                                       queue=self.settings.password_hash_queue)

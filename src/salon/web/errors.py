@@ -2,18 +2,32 @@
 
 API requests get ``{"detail": ..., "code": ...}``; page requests get a friendly HTML page with
 the same status (``web/pages`` renders it).
+
+Failures of what Salon stands on are not bugs and get a clear ``503`` with ``Retry-After``: the
+database away or too slow (``DATABASE_UNAVAILABLE``), Redis away (``REDIS_UNAVAILABLE``), no room
+left on the disk (``STORAGE_FULL``). Anything else unexpected is a ``500 INTERNAL_ERROR``. Both
+come from ``ErrorResponseMiddleware`` as complete responses on a connection that stays usable.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
+import sys
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salon.domain import errors
+from salon.store.db import is_storage_full, is_unavailable
+from salon.web.access_log import redact_path
+from salon.web.middleware import is_share_path, security_headers
+
+log = logging.getLogger(__name__)
 
 STATUS_BY_CLASS: dict[type[errors.SalonError], int] = {
     errors.NotFound: 404,
@@ -35,7 +49,13 @@ STATUS_BY_CODE: dict[str, int] = {
     "LOGIN_REQUIRED": 401,
     "PASSWORD_REQUIRED": 401,
     "INVALID_PASSWORD": 401,
+    "INTERNAL_ERROR": 500,
+    "DATABASE_UNAVAILABLE": 503,
+    "REDIS_UNAVAILABLE": 503,
+    "STORAGE_FULL": 503,
 }
+# Seconds a client is asked to wait before trying again after a 503.
+RETRY_AFTER_SECONDS = 5
 HTTP_CODES: dict[int, str] = {
     400: "BAD_REQUEST",
     401: "NOT_AUTHENTICATED",
@@ -111,16 +131,6 @@ def install_error_handlers(app: FastAPI) -> None:
             status_code=422,
         )
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        # Logged by the server with its traceback; the caller learns nothing internal.
-        detail = "Something went wrong on the server. Please try again."
-        if is_page_request(request):
-            from salon.web.pages.render import render_error_page
-
-            return render_error_page(request, status=500, detail=detail, code="INTERNAL_ERROR")
-        return JSONResponse(error_body(detail, "INTERNAL_ERROR"), status_code=500)
-
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         code = HTTP_CODES.get(exc.status_code, "ERROR")
@@ -135,3 +145,88 @@ def install_error_handlers(app: FastAPI) -> None:
                                      headers=dict(exc.headers or {}))
         return JSONResponse(error_body(err.detail, code), status_code=exc.status_code,
                             headers=dict(exc.headers or {}))
+
+
+# --- failures nobody handled -----------------------------------------------------------------
+
+def fault_error(exc: BaseException) -> errors.SalonError | None:
+    """The 503 for an exception saying a server Salon needs is away, or the disk is full;
+    None for anything else (a bug: 500)."""
+    if isinstance(exc, BaseExceptionGroup):  # from a task group: the first fault inside
+        found = (fault_error(inner) for inner in exc.exceptions)
+        return next((fault for fault in found if fault is not None), None)
+    if is_storage_full(exc):
+        return errors.Unavailable("The server has no room left to store this. Try again "
+                                  "later.", code="STORAGE_FULL", retry_after=RETRY_AFTER_SECONDS)
+    if is_unavailable(exc):
+        return errors.Unavailable("The database is not answering. Try again in a moment.",
+                                  code="DATABASE_UNAVAILABLE", retry_after=RETRY_AFTER_SECONDS)
+    if _is_redis_failure(exc):
+        return errors.Unavailable("A server this needs (Redis) is not answering. Try again in "
+                                  "a moment.", code="REDIS_UNAVAILABLE",
+                                  retry_after=RETRY_AFTER_SECONDS)
+    return None
+
+
+def _is_redis_failure(exc: BaseException) -> bool:
+    # redis is imported only when SALON_REDIS_URL is set: without it, no error comes from it.
+    redis_errors = sys.modules.get("redis.exceptions")
+    return redis_errors is not None and isinstance(
+        exc, redis_errors.ConnectionError | redis_errors.TimeoutError)
+
+
+def unexpected_error_response(request: Request, exc: Exception) -> Response:
+    """The answer to an exception no handler took: a 503 for a fault (one log line), else a
+    500 that tells the caller nothing internal (logged with its traceback)."""
+    where = f"{request.method} {redact_path(request.url.path)}"
+    fault = fault_error(exc)
+    if fault is not None:
+        log.warning("%s: 503 %s (%s: %s)", where, fault.code, type(exc).__name__, exc)
+        return salon_error_response(request, fault)
+    log.error("%s: 500 INTERNAL_ERROR", where, exc_info=exc)
+    return salon_error_response(request, errors.SalonError(
+        "Something went wrong on the server. Please try again.", code="INTERNAL_ERROR"))
+
+
+class ErrorResponseMiddleware:
+    """Outside every other middleware: an exception nothing answered becomes a complete
+    response (``unexpected_error_response``) and goes no further. Starlette's own last
+    handler re-raises after answering, and uvicorn then closed the keep-alive connection
+    without a ``Connection: close``, so a client's next request on it failed.
+
+    An exception after the response has started is re-raised: the server closes the
+    connection, which is how the client learns that this response is cut short. One after
+    the response has ended is only logged: the connection is fine."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = {"started": False, "ended": False}
+
+        async def tracking_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["started"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                state["ended"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            if state["ended"]:
+                log.error("%s %s: failed after its response", scope["method"],
+                          redact_path(scope["path"]), exc_info=exc)
+                return
+            if state["started"]:
+                raise
+            # The nonce of the page's scripts, when no middleware inside had made one yet.
+            nonce = scope.setdefault("state", {}).setdefault("csp_nonce",
+                                                             secrets.token_urlsafe(16))
+            response = unexpected_error_response(Request(scope), exc)
+            for name, value in security_headers(nonce, shared=is_share_path(scope["path"])):
+                response.headers.setdefault(name.decode(), value.decode())
+            await response(scope, receive, send)

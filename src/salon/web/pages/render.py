@@ -48,6 +48,7 @@ ERROR_TITLES = {
     429: "Slow down",
     500: "Something went wrong",
     501: "Not available",
+    503: "Temporarily unavailable",
 }
 
 
