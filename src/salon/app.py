@@ -18,13 +18,14 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from salon import __version__
 from salon.config import Settings
 from salon.llm import create_provider
+from salon.services import health
 from salon.services.context import AppContext, password_hasher
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.ratelimit import RedisRateLimiter
 from salon.services.shares import enforce_public_permission
 from salon.store import scratch
 from salon.store.blobs import BlobStore
-from salon.store.db import create_engine, ping, upgrade_database
+from salon.store.db import create_engine, upgrade_database
 from salon.web import access_log
 from salon.web.docs import install_docs
 from salon.web.errors import ErrorResponseMiddleware, install_error_handlers
@@ -121,20 +122,14 @@ def _include_routers(app: FastAPI) -> None:
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> Any:
-        """Ready when the database (and Redis, when configured) answers; the model's state is
-        reported beside it (``degraded`` after the embedded model failed)."""
+        """Ready when the database (and Redis, when configured) answers and the data folder
+        has room to write; the model's state is reported beside it (``degraded`` after the
+        embedded model failed)."""
         ctx = app.state.ctx
-        try:
-            await ping(ctx.engine)
-        except Exception as exc:  # the database is down: say so, with the reason's class
-            return JSONResponse({"status": "unavailable", "detail": type(exc).__name__,
-                                 "code": "DATABASE_UNAVAILABLE"}, status_code=503)
-        if ctx.redis is not None:
-            try:
-                await ctx.redis.ping()
-            except Exception as exc:
-                return JSONResponse({"status": "unavailable", "detail": type(exc).__name__,
-                                     "code": "REDIS_UNAVAILABLE"}, status_code=503)
+        problem = await health.find_problem(ctx)
+        if problem is not None:
+            return JSONResponse({"status": "unavailable", "detail": problem.detail,
+                                 "code": problem.code}, status_code=503)
         # The model is reported, never a reason for 503: chats fail clearly, the rest works.
         model = ctx.provider.health()
         return {"status": "ok", "version": __version__,

@@ -84,6 +84,7 @@ class SalonServer:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[str] | None = None
     env: dict[str, str] = field(default_factory=dict)  # more settings, over the defaults
+    wrapper: list[str] = field(default_factory=list)  # a command to run it under (unshare ...)
 
     @property
     def url(self) -> str:
@@ -104,7 +105,8 @@ class SalonServer:
             **self.env,
         }
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.browser.server_main", "--port", str(self.port)],
+            [*self.wrapper, sys.executable, "-m", "tests.browser.server_main",
+             "--port", str(self.port)],
             cwd=ROOT, env=env, text=True,
         )
         self._wait_healthy()
