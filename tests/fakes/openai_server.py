@@ -18,7 +18,7 @@ The path prefix before ``/v1`` picks the behaviour, so one server serves every m
 ``/slow/v1``        the same, at least 30 words (the echo repeated), 100 ms between chunks
 ``/thinking/v1``    ``reasoning_content`` deltas "Thinking about it." before the text
 ``/fail-401/v1``    401 with an OpenAI error body that echoes the bearer token it got
-``/fail-500/v1``    500 with an OpenAI error body
+``/fail-500/v1``    500 with an OpenAI error body holding internal details and the token
 ``/hang/v1``        accepts the request and sends nothing for 60 s
 ``/malformed/v1``   200 ``text/event-stream`` whose one event is ``data: {not json``
 ``/truncated/v1``   two text chunks, then the body ends: no finish_reason, no ``[DONE]``
@@ -198,8 +198,10 @@ async def _failure(mode: str, request: Request, server: FakeOpenAIServer) -> Res
     if mode == "fail-401":
         token = request.headers.get("authorization", "").removeprefix("Bearer ")
         return _error(401, f"Incorrect API key provided: {token}.", code="invalid_api_key")
-    if mode == "fail-500":
-        return _error(500, "The fake server failed.", kind="server_error")
+    if mode == "fail-500":  # with internal details and the token, as some servers do
+        token = request.headers.get("authorization", "").removeprefix("Bearer ")
+        return _error(500, f"The fake server failed: secret internal detail {token}",
+                      kind="server_error")
     if mode == "hang":
         await _hang(request, server)
         return _error(504, "Hung for too long.", kind="server_error")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import socket
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
@@ -214,18 +215,33 @@ async def test_failures_map_to_codes_and_never_show_the_key(
     assert time.monotonic() - started < 4
 
 
-async def test_auth_failure_keeps_the_servers_message_redacted(
-    fake_llm: FakeOpenAIServer,
+async def test_auth_failure_logs_the_servers_message_redacted(
+    fake_llm: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
 ) -> None:
-    error, _ = await ask_expecting_error(make_settings(f"{fake_llm.url}/fail-401/v1"))
-    # The fake echoes the bearer token back, as some servers do.
-    assert "Incorrect API key provided: ***" in error.detail
-    assert "SALON_LLM_API_KEY" in error.detail
+    with caplog.at_level(logging.WARNING, logger="salon.llm.openai"):
+        error, _ = await ask_expecting_error(make_settings(f"{fake_llm.url}/fail-401/v1"))
+    assert error.detail == ("The model server refused the credentials (HTTP 401); "
+                            "check SALON_LLM_API_KEY.")
+    # The fake echoes the bearer token back, as some servers do: logged, redacted.
+    assert "Incorrect API key provided: ***" in caplog.text and API_KEY not in caplog.text
 
 
-async def test_unexpected_4xx_includes_the_servers_message(fake_llm: FakeOpenAIServer) -> None:
-    error, _ = await ask_expecting_error(make_settings(f"{fake_llm.url}/no-such-mode/v1"))
-    assert "HTTP 404" in error.detail and "Unknown fake mode" in error.detail
+async def test_unexpected_4xx_logs_the_servers_message(
+    fake_llm: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="salon.llm.openai"):
+        error, _ = await ask_expecting_error(make_settings(f"{fake_llm.url}/no-such-mode/v1"))
+    assert error.detail == "The model server rejected the request (HTTP 404)."
+    assert "Unknown fake mode" in caplog.text
+
+
+async def test_a_server_error_says_salons_sentence_and_logs_the_rest(
+    fake_llm: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="salon.llm.openai"):
+        error, _ = await ask_expecting_error(make_settings(f"{fake_llm.url}/fail-500/v1"))
+    assert error.detail == "The model server is unavailable (HTTP 500)."
+    assert "secret internal detail ***" in caplog.text and API_KEY not in caplog.text
 
 
 async def test_truncated_stream_fails_after_the_partial_text(fake_llm: FakeOpenAIServer) -> None:
@@ -295,8 +311,8 @@ async def test_parser_reads_usage_inside_the_last_choice_chunk() -> None:
     ("body", "fragment"),
     [
         ("<html><body>Bad gateway</body></html>\n", "did not send an event stream"),
-        ('error: {"message": "model crashed"}\n\n', "model crashed"),
-        ('data: {"error": {"message": "out of memory"}}\n\n', "out of memory"),
+        ('error: {"message": "model crashed"}\n\n', "reported an error"),
+        ('data: {"error": {"message": "out of memory"}}\n\n', "reported an error"),
         ("data: [1, 2]\n\n", "malformed"),
         ("", "ended"),
     ],
@@ -305,3 +321,4 @@ async def test_parser_rejects_what_is_not_an_answer_stream(body: str, fragment: 
     with pytest.raises(ProviderError) as caught:
         await parse(body)
     assert caught.value.code == LLM_BAD_RESPONSE and fragment in caught.value.detail
+    assert not any(said in caught.value.detail for said in ("html", "crashed", "memory"))

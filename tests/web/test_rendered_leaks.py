@@ -1,9 +1,11 @@
-"""What a message must not smuggle into the pages that show it, seen through the real share
-page: a formula borrowing Salon's CSS classes, ids or styles."""
+"""What must not reach the pages and answers users see, through the real app: a formula
+borrowing Salon's CSS classes, ids or styles; the model server's own error text."""
 
 from __future__ import annotations
 
 import re
+
+import pytest
 
 from tests.factories import UserClient
 from tests.web.test_share_page import page_ok
@@ -18,3 +20,25 @@ async def test_a_formula_on_the_share_page_has_no_class_id_or_style(alice: UserC
     assert formulas, html
     for formula in formulas:
         assert not re.search(r"\s(class|id|style|href)=", formula), formula
+
+
+@pytest.mark.parametrize("llm_mode", ["/fail-500"])
+@pytest.mark.parametrize("settings_overrides", [{"llm_api_key": "sk-123"}])
+async def test_a_model_server_error_shows_salons_sentence_only(
+    alice: UserClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fake answers 500 with "secret internal detail" and the key it was sent."""
+    with caplog.at_level("WARNING", logger="salon.llm.openai"):
+        body = (await alice.http.post("/api/chat", json={"q": "hi", "stream": False})).json()
+    assert body["error"] == {"detail": "The model server is unavailable (HTTP 500).",
+                             "code": "LLM_UNAVAILABLE"}
+    chat_id = body["conversationId"]
+    share = await alice.share(chat_id)
+    seen = [body["response"], (await alice.http.get(
+        "/api/chat/history", params={"conversation_id": chat_id})).text,
+            (await alice.http.get(f"/api/v1/chats/share/{share['share_id']}")).text,
+            await page_ok(alice.http, share["share_id"])]
+    for text in seen:
+        assert "The model server is unavailable (HTTP 500)." in text
+        assert "secret internal detail" not in text and "sk-123" not in text
+    assert "secret internal detail ***" in caplog.text and "sk-123" not in caplog.text

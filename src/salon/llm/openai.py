@@ -1,14 +1,17 @@
 """A streaming client for OpenAI-compatible chat servers (OpenAI, Ollama, vLLM, llama.cpp's server).
 
-Every failure is raised as a ``ProviderError`` with one of the LLM_* codes. Messages name the
-server by scheme, host, port and path only, and never contain the API key, even when the server
-echoes the key back in its own error text.
+Every failure is raised as a ``ProviderError`` with one of the LLM_* codes and a sentence Salon
+wrote for it: users (and the answers and shares they keep) never see the model server's own
+error text, which can hold internal details. That text goes to the log instead, with the API
+key and anything shaped like a token replaced by ``***``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import re
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,9 +33,12 @@ from salon.llm.base import (
 )
 
 Redact = Callable[[str], str]
+log = logging.getLogger(__name__)
+# Token-shaped words a server may echo (OpenAI-style keys, bearer headers): never logged.
+_TOKENS = re.compile(r"\b(?:sk|rk|pk)-[\w-]+|(?i:bearer)\s+\S+")
 
-# Provider error texts longer than this are left out of our messages: they are HTML pages or
-# stack traces, not something to show a user.
+# Provider error texts longer than this are left out of the log: they are HTML pages or stack
+# traces, not something an admin reads there.
 MAX_PROVIDER_MESSAGE_CHARS = 300
 _SSE_FIELDS = frozenset({"data", "event", "id", "retry"})
 _RESERVED_BODY_KEYS = frozenset({"model", "messages", "stream", "stream_options"})
@@ -127,21 +133,20 @@ class OpenAIProvider:
         if response.is_success:
             return
         await response.aread()
-        message = provider_message(response.text, self._redact)
-        raise http_status_error(response.status_code, message)
+        raise http_status_error(response.status_code,
+                                provider_message(response.text, self._redact))
 
     async def _reject_non_stream(self, response: httpx.Response) -> None:
         """A JSON body where an event stream was asked for: the server ignored ``stream``."""
         if response.headers.get("content-type", "").startswith("application/json"):
             await response.aread()
-            raise ProviderError(
-                f"The model server answered with JSON instead of an event "
-                f"stream{_suffix(provider_message(response.text, self._redact))}",
-                code=LLM_BAD_RESPONSE,
-            )
+            raise server_failure(
+                "The model server answered with JSON instead of an event stream.",
+                LLM_BAD_RESPONSE, said=provider_message(response.text, self._redact))
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "***") if self._api_key else text
+        text = text.replace(self._api_key, "***") if self._api_key else text
+        return _TOKENS.sub("***", text)
 
     @contextmanager
     def _mapped_transport_errors(self) -> Iterator[None]:
@@ -202,24 +207,26 @@ def message_json(message: ChatMessage) -> dict[str, Any]:
     return {"role": message.role, "content": parts}
 
 
+def server_failure(sentence: str, code: str, *, said: str = "") -> ProviderError:
+    """The ProviderError users see (``sentence``, Salon's words); what the server ``said``
+    (already redacted) is logged for the admin, never put in the error."""
+    if said:
+        log.warning("model server failure %s: %s The server said: %s", code, sentence, said)
+    return ProviderError(sentence, code=code)
+
+
 def http_status_error(status: int, message: str) -> ProviderError:
     """The ProviderError for a non-2xx answer. ``message`` (the server's own error text) must
-    already be redacted. 429 counts as unavailable: the server is busy, not the request wrong."""
+    already be redacted; it is logged. 429 counts as unavailable: the server is busy, not the
+    request wrong."""
     if status in (401, 403):
-        return ProviderError(
-            f"The model server refused the credentials (HTTP {status}); "
-            f"check SALON_LLM_API_KEY{_suffix(message)}",
-            code=LLM_AUTH_FAILED,
-        )
+        return server_failure(f"The model server refused the credentials (HTTP {status}); "
+                              "check SALON_LLM_API_KEY.", LLM_AUTH_FAILED, said=message)
     if status >= 500 or status == 429:
-        return ProviderError(
-            f"The model server is unavailable (HTTP {status}){_suffix(message)}",
-            code=LLM_UNAVAILABLE,
-        )
-    return ProviderError(
-        f"The model server rejected the request (HTTP {status}){_suffix(message)}",
-        code=LLM_BAD_RESPONSE,
-    )
+        return server_failure(f"The model server is unavailable (HTTP {status}).",
+                              LLM_UNAVAILABLE, said=message)
+    return server_failure(f"The model server rejected the request (HTTP {status}).",
+                          LLM_BAD_RESPONSE, said=message)
 
 
 def provider_message(body: str, redact: Redact) -> str:
@@ -256,15 +263,11 @@ async def iter_sse_data(lines: AsyncIterator[str], redact: Redact) -> AsyncItera
             continue
         name, value = _split_sse_line(line)
         if name == "error":
-            raise ProviderError(
-                f"The model server reported an error{_suffix(provider_message(value, redact))}",
-                code=LLM_BAD_RESPONSE,
-            )
+            raise server_failure("The model server reported an error.", LLM_BAD_RESPONSE,
+                                 said=provider_message(value, redact))
         if name not in _SSE_FIELDS and not line.startswith(":"):
-            raise ProviderError(
-                f"The model server did not send an event stream: {_clip(redact(line))!r}",
-                code=LLM_BAD_RESPONSE,
-            )
+            raise server_failure("The model server did not send an event stream.",
+                                 LLM_BAD_RESPONSE, said=_clip(redact(line)))
         if name == "data":
             data.append(value)
     if data:
@@ -310,15 +313,11 @@ def parse_event(data: str, redact: Redact) -> dict[str, Any]:
     except ValueError:
         event = None
     if not isinstance(event, dict):
-        raise ProviderError(
-            f"The model server sent a malformed stream event: {_clip(redact(data))!r}",
-            code=LLM_BAD_RESPONSE,
-        )
+        raise server_failure("The model server sent a malformed stream event.",
+                             LLM_BAD_RESPONSE, said=_clip(redact(data)))
     if event.get("error"):
-        raise ProviderError(
-            f"The model server reported an error{_suffix(provider_message(data, redact))}",
-            code=LLM_BAD_RESPONSE,
-        )
+        raise server_failure("The model server reported an error.", LLM_BAD_RESPONSE,
+                             said=provider_message(data, redact))
     return event
 
 
@@ -372,10 +371,6 @@ def display_url(url: str) -> str:
 
 def _auth_headers(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"} if api_key else {}
-
-
-def _suffix(message: str) -> str:
-    return f": {message}" if message else "."
 
 
 def _clip(text: str, limit: int = 80) -> str:
