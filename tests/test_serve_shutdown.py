@@ -115,3 +115,50 @@ def test_sigterm_sends_viewers_away_and_stores_the_interrupted_answer(
     answer = history["response"]["chat"][-1]
     assert answer["status"] == "interrupted"
     assert answer["message"].startswith("Echo: second")
+
+
+async def kill_while_answering(url: str, proc: subprocess.Popen[str]) -> str:
+    """An answer being written for more than a second when the server is killed (SIGKILL):
+    returns its chat's id."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        r = await http.post("/api/v1/auths/signup", json={
+            "name": "Ada", "email": "ada@example.com", "password": "long enough pw"})
+        http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+        chat_id, words = "", 0
+        with pytest.raises(httpx.TransportError):
+            async with http.stream("POST", "/api/chat", json={"q": "keep me"}) as chatting:
+                async for line in chatting.aiter_lines():
+                    if not line.startswith("data: "):
+                        continue
+                    event = json.loads(line[6:])
+                    if event["type"] == "metadata":
+                        chat_id = event["data"]["conversationId"]
+                    words += event["type"] == "message"
+                    if words == 15:  # 1.5 s in: the journal holds the first second or more
+                        proc.kill()
+    return chat_id
+
+
+def test_an_answer_cut_by_kill_9_is_stored_as_interrupted_at_the_next_start(
+    tmp_path: Path, model: FakeOpenAIServer
+) -> None:
+    url, proc = start(tmp_path / "data", model)
+    try:
+        chat_id = asyncio.run(kill_while_answering(url, proc))
+    finally:
+        proc.kill()
+        proc.communicate(timeout=20)
+    url, proc = start(tmp_path / "data", model)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            r = http.post("/api/v1/auths/signin",
+                          json={"email": "ada@example.com", "password": "long enough pw"})
+            http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+            history = http.get("/api/chat/history", params={"conversation_id": chat_id}).json()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    answer = history["response"]["chat"][-1]
+    assert answer["by"] == "khoj" and answer["status"] == "interrupted"
+    assert answer["message"].startswith("Echo: keep me")  # what was written before the kill
+    assert not list((tmp_path / "data" / "answers").glob("*.json"))

@@ -19,6 +19,7 @@ from salon import __version__
 from salon.config import Settings
 from salon.llm import create_provider
 from salon.services import health
+from salon.services.chat import recover_interrupted_answers
 from salon.services.context import AppContext, password_hasher
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.ratelimit import RedisRateLimiter
@@ -167,6 +168,7 @@ async def build_context(settings: Settings) -> AppContext:
     if settings.redis_url:
         await use_redis(ctx, settings.redis_url)
     await enforce_public_permission(ctx)
+    await recover_interrupted_answers(ctx)  # answers a killed process was writing
     return ctx
 
 

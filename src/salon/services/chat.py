@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -36,6 +37,7 @@ from salon.domain.users import User
 from salon.llm.base import ChatMessage, Chunk, GenerationParams, ProviderError
 from salon.services import conversations as conv_service
 from salon.services import files as file_service
+from salon.services.answer_journal import SAVE_EVERY_SECONDS
 from salon.services.context import AppContext
 from salon.store import conversations as repo
 from salon.store import shares as share_repo
@@ -219,6 +221,7 @@ async def stream_answer(
                 if event.type == "message":  # live viewers see the answer as it is written
                     ctx.live.publish(conv.id, "token", {"turn_id": turn.turn_id,
                                                         "text": event.data})
+                    _journal(ctx, user, turn, answer)
                 yield event
         yield Event("end_llm_response", None)
         yield Event("usage", answer.usage_json())
@@ -240,6 +243,7 @@ class _Answer:
     status: str = "streaming"
     usage: dict[str, int] = field(default_factory=dict)
     stored: bool = False
+    journaled_at: float = 0.0
 
     def usage_json(self) -> dict[str, int]:
         return {
@@ -322,6 +326,48 @@ def _absorb(chunk: Chunk, answer: _Answer) -> list[Event]:
     return events
 
 
+def _journal(ctx: AppContext, user: User, turn: Turn, answer: _Answer) -> None:
+    """Keep what the answer says so far on disk (at most once a second), so that a process
+    killed now loses at most that second (``recover_interrupted_answers``)."""
+    moment = time.monotonic()
+    if moment - answer.journaled_at < SAVE_EVERY_SECONDS:
+        return
+    answer.journaled_at = moment
+    try:
+        ctx.answer_journal.save(turn_id=turn.turn_id, conversation_id=turn.conversation.id,
+                                user_id=user.id, model=answer.model, text=answer.text,
+                                thought=answer.thought)
+    except OSError as exc:  # a full disk must not end the answer itself
+        logger.warning("could not keep the answer being written on disk: %s", exc)
+
+
+async def recover_interrupted_answers(ctx: AppContext) -> int:
+    """Store, as interrupted, the answers a process was writing when it was killed (from the
+    answer journal); returns how many. Run at start-up."""
+    recovered = 0
+    for entry in ctx.answer_journal.stale_entries():
+        async with transaction(ctx.engine) as conn:
+            conv = await repo.get_conversation(conn, entry.conversation_id, user_id=entry.user_id)
+            if conv is not None and not await repo.has_answer(conn, conv.id, entry.turn_id):
+                answer = _Answer(model=entry.model, text=entry.text, thought=entry.thought,
+                                 status="interrupted")
+                seq = await repo.next_seq(conn, conv.id)
+                await repo.insert_message(conn, _answer_message(
+                    conv.id, entry.turn_id, answer, seq=seq, created_at=ctx.now()))
+                recovered += 1
+        ctx.answer_journal.remove(entry.turn_id)
+    return recovered
+
+
+def _answer_message(conversation_id: str, turn_id: str, answer: _Answer, *, seq: int,
+                    created_at: datetime) -> Message:
+    return Message(
+        id=str(uuid.uuid4()), conversation_id=conversation_id, seq=seq, role="assistant",
+        parts=answer.parts(), created_at=created_at, turn_id=turn_id, model=answer.model,
+        usage=answer.usage_json(), status=answer.status,  # type: ignore[arg-type]
+    )
+
+
 async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer) -> None:
     now = ctx.now()
     recipe = {"model": answer.model or ctx.provider.name,
@@ -330,17 +376,17 @@ async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer
     async with transaction(ctx.engine) as conn:
         if await repo.get_conversation(conn, turn.conversation.id, user_id=user.id) is None:
             answer.stored = True  # deleted meanwhile: nothing to store into
+            ctx.answer_journal.remove(turn.turn_id)
             return
-        message = Message(
-            id=str(uuid.uuid4()), conversation_id=turn.conversation.id,
-            seq=await repo.next_seq(conn, turn.conversation.id), role="assistant",
-            parts=answer.parts(), created_at=now, turn_id=turn.turn_id, model=answer.model,
-            usage=answer.usage_json(), status=answer.status,  # type: ignore[arg-type]
-        )
+        message = _answer_message(turn.conversation.id, turn.turn_id, answer,
+                                  seq=await repo.next_seq(conn, turn.conversation.id),
+                                  created_at=now)
         await repo.insert_message(conn, message)
         await repo.update_conversation(conn, turn.conversation.id, user_id=user.id,
                                        updated_at=now, recipe=recipe)
     answer.stored = True
+    if answer.journaled_at:
+        ctx.answer_journal.remove(turn.turn_id)
     ctx.live.publish(turn.conversation.id, "turn", {"seq": message.seq,
                                                     "title": turn.conversation.title})
 

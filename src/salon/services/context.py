@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from salon.config import Settings
 from salon.llm.base import Provider
+from salon.services.answer_journal import AnswerJournal
 from salon.services.live import LiveHub, StreamLimits
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.passwords import PasswordPool
@@ -79,6 +80,8 @@ class AppContext:
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
     # Views of shares without a view limit, written in batches (services.view_batch).
     view_batch: ViewBatch = field(init=False)
+    # What answers being written have said so far, on disk (kept if the process is killed).
+    answer_journal: AnswerJournal = field(init=False)
     # The hot path's one-row share reads, outside SQLAlchemy (store.db.create_row_reader).
     row_reader: RowReader | None = field(init=False)
     # Every password hash and check goes through this bounded pool (services.passwords).
@@ -86,6 +89,7 @@ class AppContext:
 
     def __post_init__(self) -> None:
         self.view_batch = ViewBatch(self.engine)
+        self.answer_journal = AnswerJournal(self.settings.data_dir)
         self.row_reader = create_row_reader(
             self.engine, connect_timeout=self.settings.db_connect_timeout,
             statement_timeout=self.settings.db_statement_timeout)

@@ -121,6 +121,15 @@ async def delete_conversation(conn: AsyncConnection, conversation_id: str, *, us
     return result.rowcount > 0
 
 
+async def has_answer(conn: AsyncConnection, conversation_id: str, turn_id: str) -> bool:
+    """Whether the turn's answer is stored already."""
+    found = await conn.execute(
+        sa.select(messages.c.id).where(
+            messages.c.conversation_id == conversation_id, messages.c.turn_id == turn_id,
+            messages.c.role == "assistant").limit(1))
+    return found.first() is not None
+
+
 async def next_seq(conn: AsyncConnection, conversation_id: str) -> int:
     """Reserve the next message position (one atomic UPDATE ... RETURNING)."""
     result = await conn.execute(
