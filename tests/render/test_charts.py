@@ -79,13 +79,34 @@ def test_invalid_specs_become_a_note(spec: Any, reason: str) -> None:
     assert "<figcaption>Broken &lt;b&gt;</figcaption>" in html
 
 
-def test_remote_layout_images_are_dropped() -> None:
-    pixel = "data:image/png;base64,iVBORw0KGgo="
+PIXEL = "data:image/png;base64,iVBORw0KGgo="
+TRACKER = "https://tracker.example/beacon.png"
+
+
+def test_layout_images_are_dropped() -> None:
     spec = {"data": [{"y": [1]}], "layout": {"images": [
-        {"source": "https://tracker.example/beacon.png"}, {"source": pixel}, "junk",
-        {"source": "//tracker.example/x.png"}]}}
-    assert island(str(render_chart({"type": "chart", "spec": spec})))["layout"]["images"] == [
-        {"source": pixel}]
+        {"source": TRACKER}, {"source": PIXEL}, "junk", {"source": "//tracker.example/x.png"}],
+        "title": {"text": "kept"}}}
+    assert island(str(render_chart({"type": "chart", "spec": spec})))["layout"] == {
+        "title": {"text": "kept"}}
+
+
+def test_images_anywhere_in_the_figure_are_dropped() -> None:
+    """A template's images, an image trace's source, a URL in any property: none is kept."""
+    template = {"layout": {"images": [{"source": TRACKER, "xref": "paper"}],
+                           "paper_bgcolor": "#fff"},
+                "data": {"image": [{"source": PIXEL}], "bar": [{"marker": {"color": "red"}}]}}
+    spec = {"data": [{"type": "image", "source": TRACKER, "z": [[[1, 2, 3]]]},
+                     {"type": "bar", "y": [1], "customdata": ["https://kept.example/in-a-list"],
+                      "hovertemplate": "//tracker.example/x.png"}],
+            "layout": {"template": template, "xaxis": {"title": {"text": PIXEL}}}}
+    html = str(render_chart({"type": "chart", "spec": spec}))
+    assert "tracker.example" not in html and "data:image" not in html
+    drawn = island(html)
+    assert drawn["layout"]["template"] == {"layout": {"paper_bgcolor": "#fff"},
+                                           "data": {"image": [{}],
+                                                    "bar": [{"marker": {"color": "red"}}]}}
+    assert drawn["data"][1]["customdata"] == ["https://kept.example/in-a-list"]
 
 
 def test_hostile_values_stay_inert() -> None:

@@ -1,5 +1,6 @@
 """What must not reach the pages and answers users see, through the real app: a formula
-borrowing Salon's CSS classes, ids or styles; the model server's own error text."""
+borrowing Salon's CSS classes, ids or styles; a chart's template images; the model server's
+own error text."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 import pytest
 
 from tests.factories import UserClient
+from tests.web.test_transfer_api import IMPORT, document, message
 from tests.web.test_share_page import page_ok
 
 
@@ -42,3 +44,17 @@ async def test_a_model_server_error_shows_salons_sentence_only(
         assert "The model server is unavailable (HTTP 500)." in text
         assert "secret internal detail" not in text and "sk-123" not in text
     assert "secret internal detail ***" in caplog.text and "sk-123" not in caplog.text
+
+
+async def test_a_chart_on_the_share_page_loads_no_image(alice: UserClient) -> None:
+    tracker, pixel = "https://tracker.example/t.png", "data:image/png;base64,iVBORw0KGgo="
+    spec = {"data": [{"type": "bar", "y": [1, 2]}, {"type": "image", "source": tracker}],
+            "layout": {"images": [{"source": pixel}], "template": {"layout": {"images": [
+                {"source": tracker}, {"source": pixel}]}}}}
+    doc = document(message("assistant", {"type": "chart", "title": "Sales", "spec": spec}))
+    r = await alice.http.post(IMPORT, json=doc)
+    assert r.status_code == 200, r.text
+    link = (await alice.share(r.json()["imported"][0]["chat_id"]))["share_id"]
+    html = await page_ok(alice.http, link)
+    assert 'class="chart-spec"' in html
+    assert "tracker.example" not in html and "data:image" not in html

@@ -8,6 +8,7 @@ data island, which is escaped so it cannot close its ``<script>`` element.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -179,8 +180,9 @@ def render_chart(part: Part) -> Markup:
 
 def chart_spec(value: Any) -> dict[str, Any]:
     """The drawable figure in ``value``: a mapping with a ``data`` list of trace objects and
-    an optional ``layout`` object, nothing else; ChartSpecError says what is wrong. Layout
-    images that are not ``data:`` URLs are dropped (a chart never loads remote resources)."""
+    an optional ``layout`` object, nothing else; ChartSpecError says what is wrong. Images
+    are dropped wherever the figure carries them (a chart never loads remote resources, and
+    shows no picture a message smuggled in as a ``data:`` URL): see ``_without_images``."""
     if not isinstance(value, Mapping):
         raise ChartSpecError("the chart has no figure.")
     extra = sorted(str(k) for k in value if k not in ("data", "layout"))
@@ -195,16 +197,28 @@ def chart_spec(value: Any) -> dict[str, Any]:
     layout = value.get("layout", {})
     if not isinstance(layout, Mapping):
         raise ChartSpecError("its layout must be an object.")
-    return {"data": [dict(t) for t in data], "layout": _local_images(layout)}
+    return {"data": [_without_images(t) for t in data], "layout": _without_images(layout)}
 
 
-def _local_images(layout: Mapping[str, Any]) -> dict[str, Any]:
-    images = layout.get("images")
-    if not isinstance(images, list):
-        return dict(layout)
-    kept = [i for i in images if isinstance(i, Mapping)
-            and as_text(i.get("source")).startswith("data:image/")]
-    return {**layout, "images": kept}
+# Where a Plotly figure names an image: ``images`` (layout's, and a template's layout's), an
+# image trace's or a map layer's ``source``.
+_IMAGE_KEYS = frozenset({"images", "source"})
+_URL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*://|//|data:|blob:)", re.IGNORECASE)
+
+
+def _without_images(value: Mapping[str, Any]) -> dict[str, Any]:
+    """``value`` with, at any depth (``layout.template`` too), every image key and every
+    property whose value is a URL removed."""
+    return {str(k): _walk(v) for k, v in value.items()
+            if str(k) not in _IMAGE_KEYS and not (isinstance(v, str) and _URL.match(v))}
+
+
+def _walk(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return _without_images(value)
+    if isinstance(value, list):
+        return [_walk(v) for v in value]
+    return value
 
 
 def _chart_tables(traces: list[dict[str, Any]]) -> Markup:
