@@ -173,3 +173,29 @@ async def test_on_without_a_hub_says_what_is_missing(alice: UserClient) -> None:
     assert "SALON_COMMUNITY_URL and SALON_COMMUNITY_TOKEN" in r.json()["detail"]
     page = await alice.http.get(f"/c/{chat_id}", headers={"Accept": "text/html"})
     assert "Share to community" not in page.text
+
+
+async def test_a_chat_the_hub_revoked_stays_revoked_when_published_again(
+    alice: UserClient, hub: Hub
+) -> None:
+    chat_id = await alice.new_conversation("taken down")
+    url = (await publish(alice, chat_id)).json()["url"]
+    hub_account = {"Authorization": f"Bearer {hub.token}"}
+    async with httpx.AsyncClient(base_url=hub.url, headers=hub_account) as hub_http:
+        r = await hub_http.delete("/api/chat/share",
+                                  params={"public_conversation_slug": link_of(url)})
+        assert r.status_code == 200, r.text
+        again = await publish(alice, chat_id)
+        assert again.status_code == 410, again.text
+        assert again.json()["code"] == "COMMUNITY_CHAT_REVOKED"
+        assert "took this chat down" in again.json()["detail"]
+    async with httpx.AsyncClient(base_url=hub.url) as anonymous:
+        gone = await anonymous.get(f"/api/v1/chats/share/{link_of(url)}")
+        assert gone.status_code == 410 and gone.json()["code"] == "SHARE_LINK_REVOKED"
+    # A chat that changed since is a new document: a new link; the revoked one stays dead.
+    await alice.chat("one more turn", conversation_id=chat_id)
+    changed = await publish(alice, chat_id)
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["url"] != url
+    async with httpx.AsyncClient(base_url=hub.url) as anonymous:
+        assert (await anonymous.get(f"/api/v1/chats/share/{link_of(url)}")).status_code == 410

@@ -4,8 +4,10 @@ The publishing server needs ``ENABLE_COMMUNITY_SHARING`` with the hub's address
 (``SALON_COMMUNITY_URL``) and an API token of an account there (``SALON_COMMUNITY_TOKEN``): it
 sends the chat as a Salon chat file to the hub's ``POST /api/v1/community/chats``. The hub
 (``SALON_ACCEPT_COMMUNITY_SHARES``) imports it into that account, makes a public snapshot link
-and answers with its URL. Publishing the same chat again returns the same link. What the hub
-says when it refuses is passed on in a few words; its address and token never reach a viewer.
+and answers with its URL. Publishing the same chat again returns the same link, unless the
+hub revoked it: a taken-down chat stays down (410 ``COMMUNITY_CHAT_REVOKED``; a changed chat is
+a new document and gets a new link). What the hub says when it refuses is passed on in a few
+words; its address and token never reach a viewer.
 """
 
 from __future__ import annotations
@@ -15,12 +17,12 @@ from urllib.parse import urlsplit
 import httpx
 
 from salon.domain import salon_json
-from salon.domain.errors import Forbidden, InvalidInput, RateLimited, Unavailable
-from salon.domain.shares import Share
+from salon.domain.errors import Forbidden, Gone, InvalidInput, NotFound, RateLimited, Unavailable
+from salon.domain.shares import Share, is_revoked
 from salon.domain.users import User
 from salon.services import exporting, importing
 from salon.services.context import AppContext
-from salon.services.shares import require_can_share, share_or_restore
+from salon.services.shares import get_own_share, require_can_share, share_or_restore
 
 PUBLISH_PATH = "/api/v1/community/chats"
 PUBLISH_TIMEOUT = 30.0
@@ -72,6 +74,9 @@ def _published_url(response: httpx.Response, hub: str) -> str:
     if response.status_code != 200:
         said = body.get("detail") if isinstance(body, dict) else None
         reason = said[:300] if isinstance(said, str) else f"it answered {response.status_code}"
+        if response.status_code == 410:
+            raise Gone(f"The community hub took this chat down: {reason}",
+                       code="COMMUNITY_CHAT_REVOKED")
         raise Unavailable(f"The community hub refused the chat: {reason}",
                           code="COMMUNITY_REFUSED")
     url = body.get("url") if isinstance(body, dict) else None
@@ -86,7 +91,8 @@ def _published_url(response: httpx.Response, hub: str) -> str:
 
 async def receive(ctx: AppContext, user: User, document: object) -> Share:
     """Import a published chat into ``user``'s account (the publisher's hub account) and give
-    it a public snapshot link; the same chat again gets the same link."""
+    it a public snapshot link; the same chat again gets the same link, unless it was revoked
+    here (Gone: publishing again never undoes the hub's revocation)."""
     if not ctx.settings.accept_community_shares:
         raise Forbidden("This server does not accept community shares.",
                         code="COMMUNITY_UPLOADS_DISABLED")
@@ -97,4 +103,16 @@ async def receive(ctx: AppContext, user: User, document: object) -> Share:
     entries = report.imported or report.skipped
     if not entries:
         raise Forbidden("The chat could not be imported.", code="COMMUNITY_REFUSED")
+    if report.skipped:
+        await _refuse_if_taken_down(ctx, user, entries[0]["chat_id"])
     return await share_or_restore(ctx, user, entries[0]["chat_id"])
+
+
+async def _refuse_if_taken_down(ctx: AppContext, user: User, chat_id: str) -> None:
+    try:
+        share = await get_own_share(ctx, user, chat_id)
+    except NotFound:  # never shared, or its share was deleted: a new link is made
+        return
+    if is_revoked(share):
+        raise Gone("This chat was taken down on the community hub; publishing it again does "
+                   "not bring it back.", code="COMMUNITY_CHAT_REVOKED")
