@@ -191,6 +191,10 @@ def test_mistakes_are_refused_with_a_clear_message(open_page: OpenPage,
     dialog.get_by_label("Custom link (optional)").fill("!!!")
     dialog.get_by_role("button", name="Create link").click()
     expect(error).to_contain_text("empty once unsupported characters are removed")
+    dialog.get_by_label("Custom link (optional)").fill("a b")
+    dialog.get_by_role("button", name="Create link").click()
+    expect(error).to_have_text("The custom link needs at least 4 characters (a shorter one is "
+                               "easy to guess).")
     assert posts == []
 
     dialog.get_by_label("Custom link (optional)").fill("rotate")  # a reserved word: the server says
@@ -215,6 +219,30 @@ def test_mistakes_are_refused_with_a_clear_message(open_page: OpenPage,
     dialog.get_by_role("button", name="Update link settings").click()
     expect(dialog.locator("#share-state")).to_contain_text("Link settings updated.")
     expect(dialog.get_by_label("Password (optional)")).to_be_visible()
+
+
+def test_an_easy_to_guess_custom_link_is_warned_about(open_page: OpenPage,
+                                                      salon: SalonServer) -> None:
+    page, _ = open_page()
+    chat_id = start_chat(page, salon)
+    dialog = open_from_header(page)
+    custom = dialog.get_by_label("Custom link (optional)")
+    warning = dialog.locator("#share-custom-id-warning")
+    expect(warning).to_be_hidden()
+    for typed, warned in (("team", True), ("2030 01 31", True), ("Password", True),
+                          ("my   notes!", True), ("trip to lisbon 2030", False), ("", False),
+                          ("12345678", True), ("q3-budget-review", False)):
+        custom.fill(typed)
+        if warned:
+            expect(warning).to_be_visible()
+            expect(warning).to_contain_text("Easy to guess")
+        else:
+            expect(warning).to_be_hidden()
+    custom.fill("team")  # a warning, not a refusal
+    dialog.get_by_role("button", name="Create link").click()
+    expect(dialog.locator("#share-url")).to_have_value(re.compile(r"/s/team$"))
+    assert api_share(page, chat_id)["share_id"] == "team"
+    expect(warning).to_be_visible()  # still said while the link is that guessable
 
 
 def test_phone_width_and_dark_theme(open_page: OpenPage, salon: SalonServer) -> None:
@@ -246,7 +274,7 @@ def test_the_dialog_mirrors_the_servers_rules(open_page: OpenPage, salon: SalonS
     domain/shares.py give, for awkward inputs too."""
     from datetime import UTC, datetime
 
-    from salon.domain.links import clean_share_id
+    from salon.domain.links import COMMON_IDS, clean_share_id, is_guessable_share_id
     from salon.domain.shares import expiry_summary
 
     page, _ = open_page()
@@ -255,6 +283,13 @@ def test_the_dialog_mirrors_the_servers_rules(open_page: OpenPage, salon: SalonS
         const m = await import('/static/share-dialog.js');
         return ids.map((id) => m.cleanShareId(id)); }""", CUSTOM_IDS)
     assert cleaned == [clean_share_id(raw) for raw in CUSTOM_IDS]
+    candidates = [c for c in cleaned if c] + [
+        w for word in sorted(COMMON_IDS) for w in (word, word.upper(), word + "s", "x" + word)
+    ] + ["1234", "2024-01-31", "0.1.2.3.4.5.6", "1234567", "12345678a", "abcdefg", "abcdefgh"]
+    guessable = page.evaluate("""async (ids) => {
+        const m = await import('/static/share-dialog.js');
+        return ids.map((id) => m.isGuessableShareId(id)); }""", candidates)
+    assert guessable == [is_guessable_share_id(c) for c in candidates]
 
     times = [None, datetime(2030, 10, 26, 17, 0, tzinfo=UTC),
              datetime(2031, 1, 1, 0, 5, 9, tzinfo=UTC),

@@ -10,9 +10,12 @@ from hypothesis import strategies as st
 
 from salon.domain.errors import InvalidInput
 from salon.domain.links import (
+    COMMON_IDS,
     MAX_SHARE_ID_CHARS,
+    MIN_SHARE_ID_CHARS,
     RESERVED_IDS,
     clean_share_id,
+    is_guessable_share_id,
     new_share_id,
     validate_share_id,
 )
@@ -53,8 +56,9 @@ def test_clean_share_id(raw: str, expected: str) -> None:
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [("my chat", "my-chat"), ("Quarterly Report 2024!", "Quarterly-Report-2024"),
-     ("a" * MAX_SHARE_ID_CHARS, "a" * MAX_SHARE_ID_CHARS), ("x", "x"), ("...", "..."),
-     ("apis", "apis"), ("shared-notes", "shared-notes"), ("my-api", "my-api"), ("~", "~")],
+     ("a" * MAX_SHARE_ID_CHARS, "a" * MAX_SHARE_ID_CHARS), ("abcd", "abcd"), ("....", "...."),
+     ("apis", "apis"), ("shared-notes", "shared-notes"), ("my-api", "my-api"), ("~~~~", "~~~~"),
+     (" a b c ", "a-b-c")],
 )
 def test_validate_share_id_accepts(raw: str, expected: str) -> None:
     assert validate_share_id(raw) == expected
@@ -70,6 +74,33 @@ def test_validate_share_id_refuses(raw: str) -> None:
         validate_share_id(raw)
     assert info.value.extra.get("field") == "share_id"
     assert info.value.detail
+
+
+@pytest.mark.parametrize("raw", ["x", "ab", "abc", "...", "~", " a b ", "a!b!c!", "x\u00e9yz"])
+def test_custom_ids_shorter_than_four_are_refused(raw: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        validate_share_id(raw)
+    assert info.value.detail == ("The custom link needs at least 4 characters (a shorter one "
+                                 "is easy to guess).")
+    assert info.value.extra.get("field") == "share_id"
+
+
+@pytest.mark.parametrize(
+    ("cleaned", "guessable"),
+    [("abcd", True), ("my-notes", True), ("Password", True), ("QWERTYUIOP", True),
+     ("12345678", True), ("2024-01-31", True), ("0.1.2.3.4.5", True), ("1234567", True),
+     ("abcdefg", True), ("trip-2030-lisbon", False), ("Quarterly-Report-2024", False),
+     ("a1b2c3d4", False), ("passwords", False), (new_share_id(), False)],
+)
+def test_easy_to_guess_custom_ids(cleaned: str, guessable: bool) -> None:
+    assert is_guessable_share_id(cleaned) is guessable
+    validate_share_id(cleaned)  # allowed all the same (the dialog warns)
+
+
+def test_common_ids_are_lower_case_allowed_and_long_enough_to_matter() -> None:
+    for word in COMMON_IDS:
+        assert word == word.lower() and validate_share_id(word) == word
+        assert len(word) >= 8  # shorter ones are guessable by their length alone
 
 
 def test_the_length_limit_is_144() -> None:
@@ -112,9 +143,9 @@ def test_a_valid_id_is_the_cleaned_id_or_refused(raw: str) -> None:
     try:
         link = validate_share_id(raw)
     except InvalidInput:
-        assert (not cleaned or len(cleaned) > MAX_SHARE_ID_CHARS or cleaned in {".", ".."}
+        assert (len(cleaned) < MIN_SHARE_ID_CHARS or len(cleaned) > MAX_SHARE_ID_CHARS
                 or cleaned.lower() in RESERVED_IDS)
         return
-    assert link == cleaned and 0 < len(link) <= MAX_SHARE_ID_CHARS
+    assert link == cleaned and MIN_SHARE_ID_CHARS <= len(link) <= MAX_SHARE_ID_CHARS
     assert link not in {".", ".."} and link.lower() not in RESERVED_IDS | ROUTE_WORDS
     assert validate_share_id(link) == link

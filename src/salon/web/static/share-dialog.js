@@ -8,8 +8,9 @@
 //     onChange  optional; called with the share JSON (as GET /api/v1/chats/{id}/share returns
 //               it) after every successful change: create, update, snapshot, rotate, delete
 //               (a revoked share), restore.
-// Also exported: cleanShareId(raw) and expirySummary({...}), the exact mirrors of the server's
-// domain/links.py clean_share_id and domain/shares.py expiry_summary (times in UTC).
+// Also exported: cleanShareId(raw), isGuessableShareId(cleaned) and expirySummary({...}), the
+// exact mirrors of the server's domain/links.py clean_share_id and is_guessable_share_id and
+// domain/shares.py expiry_summary (times in UTC).
 //
 // Everything is an API call (static/api.js sends the CSRF token); API errors show their
 // `detail` inside the dialog. Text from the server is only ever set with textContent.
@@ -18,6 +19,19 @@ import { request } from "./api.js";
 import { confirmDialog } from "./app.js";
 
 const MAX_SHARE_ID_CHARS = 144;
+const MIN_SHARE_ID_CHARS = 4;
+const SAFE_SHARE_ID_CHARS = 8;
+// domain/links.py COMMON_IDS (a browser test checks they are the same).
+const COMMON_IDS = new Set([
+  "abcdefgh", "analysis", "assignment", "baseball", "birthday", "brainstorm", "business",
+  "chat-log", "checklist", "christmas", "conversation", "document", "download", "feedback",
+  "football", "homework", "iloveyou", "interview", "meeting-notes", "my-conversation", "my-notes",
+  "password", "password1", "personal", "presentation", "princess", "proposal", "question",
+  "questions", "qwertyuiop", "research", "shared-chat", "shared-conversation", "sharedchat",
+  "shopping", "solution", "starwars", "sunshine", "superman", "transcript", "trustno1", "untitled",
+  "vacation", "whatever"
+]);
+const DIGITS_ONLY = /^[0-9\-._~]+$/;
 const MAX_LIMIT = 2147483647;
 // Python's str.isspace() characters, which `\s` and strip() use in clean_share_id.
 const WHITESPACE = "\\t\\n\\v\\f\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
@@ -30,6 +44,12 @@ const NOT_ALLOWED = /[^A-Za-z0-9\-._~]/g;
 /** What a custom link id becomes on the server (domain/links.py clean_share_id). */
 export function cleanShareId(raw) {
   return raw.replace(EDGE_SPACES, "").replace(SPACES, "-").replace(NOT_ALLOWED, "");
+}
+
+/** Whether a cleaned id is easy to guess (domain/links.py is_guessable_share_id). */
+export function isGuessableShareId(cleaned) {
+  return cleaned.length < SAFE_SHARE_ID_CHARS || DIGITS_ONLY.test(cleaned)
+    || COMMON_IDS.has(cleaned.toLowerCase());
 }
 
 /** The spec's date style in UTC, as domain/shares.py format_when: "10/26/2024, 5:00:00 PM". */
@@ -79,6 +99,7 @@ function elements() {
     qr: $("share-qr-image"), qrSvg: $("share-qr-svg"), qrPng: $("share-qr-png"),
     snapshot: $("share-snapshot"), rotate: $("share-rotate"), restore: $("share-restore"),
     remove: $("share-delete"), customId: $("share-custom-id"), cleaned: $("share-cleaned-id"),
+    guessable: $("share-custom-id-warning"),
     isPublic: $("share-public"), live: $("share-live"), username: $("share-username"),
     cloning: $("share-cloning"), password: $("share-password-input"),
     passwordLabel: $("share-password-label"), passwordCurrent: $("share-password-current"),
@@ -249,6 +270,7 @@ function refreshPreview() {
   if (!e) return;
   const cleaned = cleanShareId(e.customId.value);
   e.cleaned.textContent = cleaned ? `/s/${cleaned}` : "a random id";
+  e.guessable.hidden = !cleaned || !isGuessableShareId(cleaned);
   e.customField.hidden = e.expiry.value !== "custom";
   e.passwordRemove.disabled = !state.share?.has_password;
   e.password.disabled = e.passwordRemove.checked;
@@ -331,6 +353,10 @@ function customIdChange(e, share) {
   if (!cleaned) {
     throw new FormProblem("The custom link is empty once unsupported characters are removed. "
       + "Use letters, digits, '-', '.', '_' or '~'.");
+  }
+  if (cleaned.length < MIN_SHARE_ID_CHARS) {
+    throw new FormProblem(`The custom link needs at least ${MIN_SHARE_ID_CHARS} characters `
+      + "(a shorter one is easy to guess).");
   }
   if (cleaned.length > MAX_SHARE_ID_CHARS) {
     throw new FormProblem(`The custom link can be at most ${MAX_SHARE_ID_CHARS} characters.`);
