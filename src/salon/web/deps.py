@@ -13,8 +13,9 @@ from salon.domain.users import User
 from salon.services import auth
 from salon.services.auth import Principal
 from salon.services.context import AppContext
+from salon.web import cookies
+from salon.web.cookies import SESSION_COOKIE as SESSION_COOKIE
 
-SESSION_COOKIE = "salon_session"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -48,7 +49,7 @@ async def get_principal(request: Request, ctx: Ctx) -> Principal | None:
         if principal is None:
             raise Unauthenticated("The bearer token is invalid or has been revoked.",
                                   code="INVALID_TOKEN")
-    elif cookie := request.cookies.get(SESSION_COOKIE):
+    elif cookie := cookies.session_token(request):
         principal = await auth.authenticate(ctx, cookie, via_cookie=True)
     request.state.principal = principal
     return principal
@@ -101,24 +102,18 @@ CurrentPrincipal = Annotated[Principal, Depends(require_principal)]
 CurrentUser = Annotated[User, Depends(require_user)]
 
 
-def set_session_cookie(response: Response, ctx: AppContext, token: str) -> None:
-    """The browser session: HttpOnly (no script reads it), SameSite=Lax (no cross-site writes)."""
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        max_age=ctx.settings.session_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=ctx.settings.cookie_secure,
-        path="/",
-    )
+def set_session_cookie(response: Response, request: Request, ctx: AppContext,
+                       token: str) -> None:
+    """The browser session cookie (``cookies.set_session``: Secure and ``__Host-`` over
+    HTTPS)."""
+    cookies.set_session(response, request, ctx.settings, token)
 
 
 def current_session_token(request: Request, principal: Principal) -> str | None:
     """The session token the caller authenticated with (cookie or bearer); None for API
     tokens, which are not sessions."""
     if principal.via_cookie:
-        return request.cookies.get(SESSION_COOKIE)
+        return cookies.session_token(request)
     token = bearer_token(request)
     return None if token is None or token.startswith(auth.API_TOKEN_PREFIX) else token
 

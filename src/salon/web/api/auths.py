@@ -11,9 +11,9 @@ from pydantic import Field
 from salon.domain.users import User
 from salon.services import auth
 from salon.services import shares as share_service
+from salon.web import cookies
 from salon.web.api.models import Body
 from salon.web.deps import (
-    SESSION_COOKIE,
     Ctx,
     CurrentPrincipal,
     CurrentUser,
@@ -90,7 +90,7 @@ async def signup(body: SignupBody, request: Request, response: Response, ctx: Ct
     user = await auth.create_user(ctx, email=body.email, name=body.name, password=body.password,
                                   via_signup=True, client=client_key(request))
     new = await auth.open_session(ctx, user)
-    set_session_cookie(response, ctx, new.token)
+    set_session_cookie(response, request, ctx, new.token)
     return session_json(ctx, new)
 
 
@@ -100,7 +100,7 @@ async def signin(body: SigninBody, request: Request, response: Response, ctx: Ct
     check_same_origin(request)
     new = await auth.sign_in(ctx, email=body.email, password=body.password,
                              client=client_key(request))
-    set_session_cookie(response, ctx, new.token)
+    set_session_cookie(response, request, ctx, new.token)
     return session_json(ctx, new)
 
 
@@ -123,7 +123,7 @@ async def signout(
     token = current_session_token(request, principal) if principal else None
     if token:
         await auth.sign_out(ctx, token)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    cookies.clear_session(response, request, ctx.settings)
     return {"status": True}
 
 

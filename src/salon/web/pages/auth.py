@@ -13,8 +13,8 @@ from fastapi.responses import Response
 
 from salon.domain.errors import SalonError
 from salon.services import auth
+from salon.web import cookies
 from salon.web.deps import (
-    SESSION_COOKIE,
     Ctx,
     OptionalPrincipal,
     check_csrf,
@@ -58,13 +58,13 @@ async def login_submit(
         return render(request, "login.html", status=status_for(exc), title="Log in",
                       next=target, email=email, error=exc.detail,
                       signup_open=ctx.settings.enable_signup)
-    return signed_in_redirect(ctx, target, new.token)
+    return signed_in_redirect(request, ctx, target, new.token)
 
 
-def signed_in_redirect(ctx: Ctx, target: str, token: str) -> Response:
+def signed_in_redirect(request: Request, ctx: Ctx, target: str, token: str) -> Response:
     """Go on to ``target`` with the new session's cookie set."""
     response = redirect(target)
-    set_session_cookie(response, ctx, token)
+    set_session_cookie(response, request, ctx, token)
     return response
 
 
@@ -102,7 +102,7 @@ async def signup_submit(
         return await signup_form(request, ctx, target=target, status=status_for(exc), name=name,
                                  email=email, error=exc.detail)
     new = await auth.open_session(ctx, user)
-    return signed_in_redirect(ctx, target, new.token)
+    return signed_in_redirect(request, ctx, target, new.token)
 
 
 @router.get("/logout")
@@ -123,8 +123,8 @@ async def logout(
     if principal is None:
         return redirect("/login")
     check_csrf(request, principal, form_token=csrf_token)
-    if principal.via_cookie and (token := request.cookies.get(SESSION_COOKIE)):
+    if principal.via_cookie and (token := cookies.session_token(request)):
         await auth.sign_out(ctx, token)
     response = redirect("/login")
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    cookies.clear_session(response, request, ctx.settings)
     return response

@@ -35,8 +35,9 @@ from salon.services import auth
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.services.live import SHUTDOWN, LiveEvent, StreamLease, Subscription
+from salon.web import cookies
 from salon.web.api.shares import unlock_from
-from salon.web.deps import SESSION_COOKIE, Ctx, OptionalPrincipal, bearer_token, client_key
+from salon.web.deps import Ctx, OptionalPrincipal, bearer_token, client_key
 from salon.web.errors import error_body, status_for
 from salon.web.pages.render import render_html
 from salon.web.pages.share_page import NO_STORE, file_rows, message_rows
@@ -100,7 +101,7 @@ async def share_events(
 
 def _credential(request: Request) -> str | None:
     """The token the viewer was authenticated with, as ``deps.get_principal`` reads it."""
-    return bearer_token(request) or request.cookies.get(SESSION_COOKIE)
+    return bearer_token(request) or cookies.session_token(request)
 
 
 async def _events(watch: _Watch, subscription: Subscription) -> AsyncIterator[str]:
