@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from salon.config import Settings
-from salon.web.access_log import ACCESS_LOGGER, RedactShareLinks, install, redact_path
+from salon.web.access_log import (
+    ACCESS_LOGGER,
+    RedactShareLinks,
+    install,
+    redact_path,
+    restore,
+)
 from tests.web.test_live_server import serve, sign_up
 
 LINK = "Zk3_secret-Link.~x"
@@ -64,10 +72,7 @@ async def test_a_real_khoj_unshare_is_logged_without_its_link(
     with serve(settings) as base:
         headers = await sign_up(base)
         async with httpx.AsyncClient(base_url=base, headers=headers, timeout=10) as c:
-            r = await c.post("/api/chat", json={"q": "hello", "stream": False})
-            chat_id = r.json()["conversationId"]
-            r = await c.post("/api/chat/share", json={"conversation_id": chat_id})
-            link = r.json()["url"].rsplit("/", 1)[1]
+            link = await khoj_share(c)
             logger.addHandler(caplog.handler)
             try:
                 with caplog.at_level(logging.INFO, logger=ACCESS_LOGGER):
@@ -79,3 +84,66 @@ async def test_a_real_khoj_unshare_is_logged_without_its_link(
     unshares = [m for m in caplog.messages if "DELETE /api/chat/share" in m]
     assert unshares == [unshares[0]] and "public_conversation_slug=…" in unshares[0]
     assert all(link not in m for m in caplog.messages)
+
+
+async def khoj_share(client: httpx.AsyncClient) -> str:
+    """A new chat of ``client``'s account shared through Khoj's route; its link id."""
+    r = await client.post("/api/chat", json={"q": "hello", "stream": False})
+    chat_id = r.json()["conversationId"]
+    r = await client.post("/api/chat/share", json={"conversation_id": chat_id})
+    link: str = r.json()["url"].rsplit("/", 1)[1]
+    return link
+
+
+class Lines(logging.Handler):
+    """A handler as uvicorn configures one: formats and keeps each line, and the thread that
+    wrote it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.written: list[tuple[str, int]] = []
+        self.done = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.written.append((self.format(record), threading.get_ident()))
+        self.done.set()
+
+
+TEST_LOGGER = "salon.tests.access"  # not uvicorn's, which the test servers configure
+
+
+@pytest.fixture
+def lines() -> Iterator[Lines]:
+    """``Lines`` as the only handler of an access logger."""
+    logger = logging.getLogger(TEST_LOGGER)
+    logger.setLevel(logging.INFO)
+    lines = Lines()
+    logger.addHandler(lines)
+    yield lines
+    restore()
+    logger.removeHandler(lines)
+
+
+def test_access_lines_are_formatted_and_written_off_the_request_path(lines: Lines) -> None:
+    """The request only queues its record; the access logger's own handler formats and
+    writes it on another thread, redacted, in the format it was given."""
+    lines.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    install(TEST_LOGGER)
+    install(TEST_LOGGER)  # once only
+    logging.getLogger(TEST_LOGGER).info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                                        f"/s/{LINK}", "1.1", 200)
+    assert lines.done.wait(10)
+    assert lines.written == [('INFO 127.0.0.1:5000 - "GET /s/… HTTP/1.1" 200', lines.written[0][1])]
+    assert lines.written[0][1] != threading.get_ident()
+
+
+def test_restore_writes_what_is_queued_and_gives_the_handlers_back(lines: Lines) -> None:
+    logger = logging.getLogger(TEST_LOGGER)
+    install(TEST_LOGGER)
+    assert lines not in logger.handlers
+    for n in range(200):
+        logger.info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/x/{n}", "1.1", 200)
+    restore()
+    assert logger.handlers == [lines]
+    assert [text for text, _ in lines.written] == [
+        f'127.0.0.1:5000 - "GET /x/{n} HTTP/1.1" 200' for n in range(200)]
