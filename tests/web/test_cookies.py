@@ -104,3 +104,27 @@ async def test_signing_out_over_https_clears_both_names(
     assert set(cleared) >= {"__Host-salon_session", "salon_session"}
     assert "secure" in cleared["__Host-salon_session"]
     assert (await https_browser.get("/api/v1/auths/")).status_code == 401
+
+
+def unlock_cookie(set_cookies: list[str]) -> set[str]:
+    [found] = [c for c in set_cookies if c.startswith("salon_unlock")]
+    return {a.strip().split("=", 1)[0].lower() for a in found.split(";")[1:]}
+
+
+@pytest.mark.parametrize(("base_url", "secure"), [("https://testserver", True),
+                                                  ("http://testserver", False)])
+async def test_a_share_unlock_cookie_is_secure_over_https(
+    app: Any, alice: UserClient, base_url: str, secure: bool
+) -> None:
+    chat_id = await alice.new_conversation("locked")
+    link = (await alice.share(chat_id, password="open sesame 1"))["share_id"]
+    async with browser(app, base_url) as http:
+        r = await http.post(f"/api/v1/chats/share/{link}/verify",
+                            json={"password": "open sesame 1"})
+        assert r.status_code == 200, r.text
+        assert ("secure" in unlock_cookie(r.headers.get_list("set-cookie"))) is secure
+    async with browser(app, base_url) as http:
+        r = await http.post(f"/s/{link}/unlock", data={"password": "open sesame 1"},
+                            headers={"Accept": "text/html"})
+        assert r.status_code == 303, r.text
+        assert ("secure" in unlock_cookie(r.headers.get_list("set-cookie"))) is secure

@@ -46,3 +46,11 @@ def clear_session(response: Response, request: Request, settings: Settings) -> N
     if SECURE_SESSION_COOKIE in request.cookies or is_secure(request, settings):
         response.delete_cookie(SECURE_SESSION_COOKIE, path="/", httponly=True, samesite="lax",
                                secure=True)
+
+
+def set_share_cookie(response: Response, request: Request, settings: Settings, name: str,
+                     value: str, *, max_age: int) -> None:
+    """A cookie a share's viewer carries (its password unlock): HttpOnly, SameSite=Lax,
+    Secure over HTTPS."""
+    response.set_cookie(name, value, max_age=max_age, httponly=True, samesite="lax",
+                        secure=is_secure(request, settings), path="/")

@@ -24,6 +24,7 @@ from salon.services import shares as share_service
 from salon.services.context import AppContext
 from salon.services.share_viewing import SharedView
 from salon.store.shares import ShareFilter, SortColumn
+from salon.web import cookies
 from salon.web.api.chats import chat_json
 from salon.web.api.models import Body
 from salon.web.deps import (
@@ -203,9 +204,9 @@ async def verify_share_password(share_id: str, body: VerifyBody, request: Reques
     share, token = await viewing.verify_share_password(
         ctx, share_id, body.password, viewer=principal.user if principal else None,
         client=client_key(request))
-    response.set_cookie(viewing.unlock_cookie_name(share.share_id), token,
-                        max_age=int(viewing.UNLOCK_TTL.total_seconds()), httponly=True,
-                        samesite="lax", secure=ctx.settings.cookie_secure, path="/")
+    cookies.set_share_cookie(response, request, ctx.settings,
+                             viewing.unlock_cookie_name(share.share_id), token,
+                             max_age=int(viewing.UNLOCK_TTL.total_seconds()))
     response.headers.update(VIEW_HEADERS)
     return {"status": "ok", "share_id": share.share_id, "token": token}
 

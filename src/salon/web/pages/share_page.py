@@ -38,6 +38,7 @@ from salon.render.parts import human_size
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.services.share_viewing import Admission, SharedView
+from salon.web import cookies
 from salon.web.api.shares import unlock_from
 from salon.web.deps import Ctx, OptionalPrincipal, check_same_origin, client_key
 from salon.web.errors import status_for
@@ -335,9 +336,9 @@ async def unlock_submit(
             return password_page(request, share_id, error=exc.detail)
         return refusal_page(request, share_id, exc)
     response = redirect(share_path(share.share_id))
-    response.set_cookie(viewing.unlock_cookie_name(share.share_id), token,
-                        max_age=int(viewing.UNLOCK_TTL.total_seconds()), httponly=True,
-                        samesite="lax", secure=ctx.settings.cookie_secure, path="/")
+    cookies.set_share_cookie(response, request, ctx.settings,
+                             viewing.unlock_cookie_name(share.share_id), token,
+                             max_age=int(viewing.UNLOCK_TTL.total_seconds()))
     response.headers.update(NO_STORE)
     return response
 
