@@ -9,8 +9,8 @@ import re
 import pytest
 
 from tests.factories import UserClient
-from tests.web.test_transfer_api import IMPORT, document, message
 from tests.web.test_share_page import page_ok
+from tests.web.test_transfer_api import IMPORT, document, message
 
 
 async def test_a_formula_on_the_share_page_has_no_class_id_or_style(alice: UserClient) -> None:
