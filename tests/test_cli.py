@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -307,3 +308,23 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(
     # From a trusted proxy (we are 127.0.0.1) every address is its own client: never limited.
     # From an untrusted one the header is ignored: one client, limited after 10 failures.
     assert failed_signins_until_limited(url, forwarded_for=addresses) == limited_after
+
+
+def test_serve_keeps_an_idle_connection_open_longer_than_clients_reuse_one(
+    served: tuple[str, subprocess.Popen[str]],
+) -> None:
+    """A request on a connection idle for 6 s (more than uvicorn's default 5 s, which httpx
+    and nginx outlast) is answered on that same connection, not refused by its closing."""
+    url, proc = served
+    wait_healthy(url, proc)
+    parts = httpx.URL(url)
+    conn = http.client.HTTPConnection(parts.host, parts.port, timeout=30)
+    try:
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().read()
+        first = conn.sock
+        time.sleep(6)
+        conn.request("GET", "/healthz")
+        assert conn.getresponse().status == 200 and conn.sock is first
+    finally:
+        conn.close()

@@ -344,6 +344,12 @@ def display_url(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
+# Idle keep-alive connections stay open longer than reverse proxies keep theirs (nginx: 60 s)
+# and than HTTP clients reuse them (httpx: 5 s, uvicorn's own default too): a client never
+# sends a request on a connection the server is closing at that moment (nginx answered 502).
+KEEP_ALIVE_SECONDS = 75
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: SALON_HOST).")] = None,
@@ -381,6 +387,7 @@ def serve(
                 factory=workers > 1, log_level=log_level, server_header=False,
                 proxy_headers=False,  # the app applies SALON_TRUSTED_PROXIES itself
                 ws="none",  # no WebSocket routes (live updates are server-sent events)
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
                 timeout_graceful_shutdown=settings.shutdown_grace_seconds)
 
 
