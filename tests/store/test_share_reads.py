@@ -154,6 +154,19 @@ async def test_a_failed_write_keeps_the_views(tmp_path: Path) -> None:
         await engine.dispose()
 
 
+async def test_draining_with_the_database_away_logs_the_lost_views(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}")  # no tables
+    try:
+        batch = ViewBatch(engine)
+        batch.add("share-1")
+        await batch.drain()  # returns: the app's shutdown goes on
+        assert "stopping without writing 1 batched share views" in caplog.text
+    finally:
+        await engine.dispose()
+
+
 async def test_the_flusher_writes_within_its_interval(db: AsyncEngine) -> None:
     share = await add_share(db, await add_user(db))
     batch = ViewBatch(db)

@@ -61,9 +61,15 @@ class ViewBatch:
 
     async def drain(self, *, attempts: int = 50, pause: float = 0.02) -> None:
         """Flush until nothing is pending (when the app stops): rows busy in another worker
-        are tried again after ``pause``, up to ``attempts`` times."""
+        are tried again after ``pause``, up to ``attempts`` times. A database that fails now
+        costs these counts (logged), never the rest of the shutdown."""
         for _ in range(attempts):
-            await self.flush()
+            try:
+                await self.flush()
+            except Exception as exc:
+                log.warning("stopping without writing %d batched share views: %s",
+                            self.pending, type(exc).__name__)
+                return
             if not self._pending:
                 return
             await asyncio.sleep(pause)
