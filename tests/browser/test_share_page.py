@@ -1,6 +1,7 @@
 """The share viewer page in a real browser: an owner shares through the API, a second
 (anonymous) browser context opens the link; the password form; logging in to see a
-logged-in-only share; logging in to clone, after which the clone happens by itself; error pages.
+logged-in-only share; logging in to clone, after which the page asks before cloning (and a
+?clone=1 in a URL never clones); error pages.
 The ``open_page`` fixture fails any test whose pages logged an error (CSP violations included)
 or showed a JavaScript dialog."""
 
@@ -15,6 +16,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import PASSWORD, PageWatch, SalonServer, sign_up
+from tests.web.test_share_viewing_api import PNG_URL
 
 pytestmark = pytest.mark.browser
 
@@ -70,7 +72,7 @@ def test_anonymous_viewer_opens_the_link(open_page: OpenPage, salon: SalonServer
     expect(viewer.locator(".codeblock-copy")).to_have_count(1)  # the chat page's code blocks
     expect(viewer.locator(".share-owner")).to_have_count(0)  # the owner: logged-in viewers only
     expect(viewer.get_by_text("Chat recipe")).to_have_count(0)
-    expect(viewer.get_by_role("link", name="Clone chat")).to_be_visible()
+    expect(viewer.get_by_role("button", name="Clone chat")).to_be_visible()
     viewer.reload()
     after = api(owner, salon.url, "GET", f"/api/v1/chats/{chat_id}/share")
     assert after["views"] == 2 and after["status"] == "active"
@@ -84,6 +86,32 @@ def test_anonymous_viewer_opens_the_link(open_page: OpenPage, salon: SalonServer
     recipe.locator("summary").click()
     expect(recipe).to_contain_text("fake-model")
     expect(member.get_by_role("button", name="Clone chat")).to_be_visible()
+
+
+def test_the_one_view_of_a_link_shows_its_images_and_files(open_page: OpenPage,
+                                                           salon: SalonServer) -> None:
+    """A max_views=1 link: its one viewer gets the page *and* its images and ZIP (the view's
+    grant); nobody else gets anything, and one view is counted."""
+    owner, _ = open_page()
+    sign_up(owner, salon.url, name="Ines")
+    chat_id = api(owner, salon.url, "POST", "/api/chat",
+                  {"q": "look at this", "stream": False, "images": [PNG_URL],
+                   "files": [{"name": "notes.txt", "content": "hello file"}]})["conversationId"]
+    link = share(owner, salon, chat_id, max_views=1)
+    viewer, _ = open_page()
+    viewer.goto(link["url"])
+    image = viewer.locator(".message-user img").first
+    expect(image).to_be_visible()
+    viewer.wait_for_function("img => img.complete && img.naturalWidth > 0",
+                             arg=image.element_handle())
+    files = f"{salon.url}/api/v1/chats/share/{link['share_id']}/files"
+    archive = viewer.request.get(f"{files}.zip")  # the page's cookies
+    assert archive.status == 200 and archive.body()[:2] == b"PK"
+    other, _ = open_page()
+    response = other.goto(link["url"])
+    assert response is not None and response.status == 410
+    assert other.request.get(f"{files}/0").status == 410
+    assert api(owner, salon.url, "GET", f"/api/v1/chats/{chat_id}/share")["views"] == 1
 
 
 def test_phone_width_has_no_sideways_scroll(open_page: OpenPage, salon: SalonServer) -> None:
@@ -143,25 +171,49 @@ def test_login_required_flow_returns_to_the_share(open_page: OpenPage,
     expect(viewer.locator(".message-assistant")).to_contain_text("Echo: members only")
 
 
-def test_anonymous_clone_logs_in_and_clones_by_itself(open_page: OpenPage,
-                                                      salon: SalonServer) -> None:
+def test_anonymous_clone_logs_in_comes_back_and_asks(open_page: OpenPage,
+                                                     salon: SalonServer) -> None:
     owner, chat_id = owner_with_chat(open_page, salon, "clone this one")
     link = share(owner, salon, chat_id)
     member, _ = open_page()
     email = sign_up(member, salon.url, name="Cleo")
     viewer, _ = open_page()
     viewer.goto(link["url"])
-    viewer.get_by_role("link", name="Clone chat").click()
-    expect(viewer).to_have_url(re.compile(r"/login\?next=.*clone%3D1"))
+    viewer.get_by_role("button", name="Clone chat").click()
+    expect(viewer).to_have_url(f"{salon.url}/login?next=%2Fs%2F{link['share_id']}")
     log_in(viewer, email)
+    expect(viewer).to_have_url(link["url"])
+    question = viewer.get_by_role("region", name="Clone this chat into your account?")
+    expect(question).to_be_visible()
+    viewer.wait_for_load_state("networkidle")
+    assert api(owner, salon.url, "GET", f"/api/v1/chats/{chat_id}/share")["clones"] == 0
+    question.get_by_role("button", name="Clone chat").click()
     expect(viewer).to_have_url(re.compile(r"/c/[0-9a-f-]{36}$"))
     expect(viewer.locator("#chat-title")).to_have_text("Clone of clone this one")
     expect(viewer.locator(".message-assistant")).to_contain_text("Echo: clone this one")
-    viewer.go_back()  # the share page again, without cloning a second time
+    viewer.go_back()  # the share page again: no question, no second clone
     expect(viewer).to_have_url(link["url"])
     expect(viewer.get_by_role("button", name="Clone chat")).to_be_visible()
+    expect(viewer.get_by_text("Clone this chat into your account?")).to_have_count(0)
     after = api(owner, salon.url, "GET", f"/api/v1/chats/{chat_id}/share")
     assert after["clones"] == 1
+
+
+@pytest.mark.parametrize("path", ["/s/{id}?clone=1", "/login?next=%2Fs%2F{id}%3Fclone%3D1"])
+def test_a_clone_flag_in_a_link_never_clones(open_page: OpenPage, salon: SalonServer,
+                                            path: str) -> None:
+    """Another site sends a signed-in visitor to the share with ?clone=1 (directly or through
+    the login page): the page shows, and nothing is cloned by itself."""
+    owner, chat_id = owner_with_chat(open_page, salon, "do not plant me")
+    link = share(owner, salon, chat_id)
+    member, _ = open_page()
+    sign_up(member, salon.url, name="Vic")
+    member.goto(salon.url + path.format(id=link["share_id"]), wait_until="networkidle")
+    expect(member.locator(".message-assistant")).to_contain_text("Echo: do not plant me")
+    member.wait_for_load_state("networkidle")
+    assert "/s/" in member.url
+    expect(member.get_by_text("Clone this chat into your account?")).to_have_count(0)
+    assert api(owner, salon.url, "GET", f"/api/v1/chats/{chat_id}/share")["clones"] == 0
 
 
 def test_logged_in_clone_button(open_page: OpenPage, salon: SalonServer) -> None:

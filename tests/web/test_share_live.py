@@ -146,16 +146,21 @@ async def test_new_turns_and_the_answer_arrive_as_they_happen(base: str, owner: 
 
 
 async def test_events_and_fetches_spend_no_views(base: str, owner: Owner) -> None:
+    """Events are not views; the page's fetches of new turns are part of its view (its view
+    grant), while a fetch by someone who never opened the page is a view of its own."""
     chat_id, link = await live_chat(owner)
     async with httpx.AsyncClient(base_url=base) as anonymous:
         assert (await anonymous.get(f"/s/{link}")).status_code == 200  # the one view
-    async with watching(base, link) as stream:
-        await owner.chat("more", chat_id)
-        await stream.until("turn")
-        async with httpx.AsyncClient(base_url=base) as anonymous:
+        async with watching(base, link) as stream:
+            await owner.chat("more", chat_id)
+            await stream.until("turn")
             assert (await anonymous.get(f"/s/{link}/messages")).status_code == 200
     share = (await owner.http.get(f"/api/v1/chats/{chat_id}/share")).json()
     assert share["views"] == 1
+    async with httpx.AsyncClient(base_url=base) as newcomer:
+        assert (await newcomer.get(f"/s/{link}/messages")).status_code == 200
+    share = (await owner.http.get(f"/api/v1/chats/{chat_id}/share")).json()
+    assert share["views"] == 2
 
 
 async def test_a_reconnect_with_last_event_id_misses_nothing_and_repeats_nothing(

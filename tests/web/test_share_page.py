@@ -15,7 +15,7 @@ from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from salon.services.share_viewing import unlock_cookie_name
-from salon.web.pages.share_page import NONCE_PLACEHOLDER
+from salon.web.pages.share_cache import NONCE_PLACEHOLDER
 from tests.factories import UserClient
 from tests.web.test_share_viewing_api import (
     EXPIRED_TEXT,
@@ -101,7 +101,8 @@ async def test_anonymous_viewer_sees_the_conversation_only(
     assert '<meta name="twitter:card" content="summary">' in text
     assert "Started <time datetime=" in text
     assert "Alice" not in text and "Chat recipe" not in text  # owner and recipe: logged in only
-    assert 'id="clone-login"' in text and f"/login?next=%2Fs%2F{link}%3Fclone%3D1" in text
+    assert f'<form method="post" action="/s/{link}/clone" id="clone-login">' in text
+    assert 'name="press" value="' in text and "clone=1" not in text
     assert 'id="clone-form"' not in text
     assert await views(alice, cid) == 1
 
@@ -265,15 +266,39 @@ async def test_unlock_refuses_cross_site_posts(
 
 # --- cloning ------------------------------------------------------------------------------------
 
+SAME_ORIGIN = {**HTML, "Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}
+CONFIRM = "Clone this chat into your account?"
+
+
+def press_of(text: str) -> str:
+    match = re.search(r'name="press" value="([^"]+)"', text)
+    assert match, text
+    return match.group(1)
+
+
+async def press_clone(http: httpx.AsyncClient, link: str) -> httpx.Response:
+    """Open the page anonymously and press its "Clone chat" (the form's own post)."""
+    press = press_of(await page_ok(http, link))
+    return await http.post(f"/s/{link}/clone", data={"press": press}, headers=SAME_ORIGIN)
+
+
+async def log_in(http: httpx.AsyncClient, user: UserClient) -> None:
+    r = await http.post("/login", data={"email": user.email, "password": user.password},
+                        headers=SAME_ORIGIN)
+    assert r.status_code == 303, r.text
+
+
+async def chat_count(user: UserClient) -> int:
+    r = await user.http.get("/api/v1/chats/")
+    assert r.status_code == 200, r.text
+    return len(r.json())
+
+
 async def test_clone_from_the_page(
-    app: Any, alice: UserClient, bob: UserClient, client: httpx.AsyncClient,
-    bob_browser: httpx.AsyncClient,
+    app: Any, alice: UserClient, bob: UserClient, bob_browser: httpx.AsyncClient,
 ) -> None:
     cid, link = await shared_chat(alice, "clone me")
-    r = await client.post(f"/s/{link}/clone", headers=HTML)
-    assert r.status_code == 303
-    assert r.headers["location"] == f"/login?next=%2Fs%2F{link}%3Fclone%3D1"
-    text = await page_ok(bob_browser, f"{link}?clone=1")
+    text = await page_ok(bob_browser, link)
     token = csrf_of(text)
     r = await bob_browser.post(f"/s/{link}/clone", data={"csrf_token": "forged"}, headers=HTML)
     assert r.status_code == 403
@@ -285,16 +310,101 @@ async def test_clone_from_the_page(
     assert (await owner_share(alice, cid))["clones"] == 1
 
 
-async def test_clone_limit_reached_hides_the_button_and_says_so(
+async def test_anonymous_press_logs_in_and_then_asks_before_cloning(
     alice: UserClient, bob: UserClient, client: httpx.AsyncClient
 ) -> None:
+    cid, link = await shared_chat(alice, "clone me later")
+    r = await press_clone(client, link)
+    assert r.status_code == 303 and r.headers["location"] == f"/login?next=%2Fs%2F{link}"
+    cookie = r.headers["set-cookie"]
+    assert cookie.startswith("salon_clone_intent=") and f"Path=/s/{link}" in cookie
+    assert "HttpOnly" in cookie and "SameSite=lax" in cookie
+    before = await chat_count(bob)
+    await log_in(client, bob)
+    text = await page_ok(client, link)  # back from logging in: a question, nothing cloned
+    assert CONFIRM in text and 'id="clone-form"' in text and text.count("Clone chat<") == 1
+    assert await chat_count(bob) == before and (await owner_share(alice, cid))["clones"] == 0
+    assert CONFIRM not in await page_ok(client, link)  # asked once
+    r = await client.post(f"/s/{link}/clone", data={"csrf_token": csrf_of(text)},
+                          headers=SAME_ORIGIN)
+    assert r.status_code == 303 and r.headers["location"].startswith("/c/")
+    assert await chat_count(bob) == before + 1
+    assert (await owner_share(alice, cid))["clones"] == 1
+
+
+async def test_a_clone_flag_in_a_url_never_clones(
+    alice: UserClient, bob: UserClient, bob_browser: httpx.AsyncClient
+) -> None:
+    """Another site links a signed-in visitor to the share (or to the login page leading to
+    it) with ?clone=1: the page is shown, nothing is cloned, nothing asks to."""
+    cid, link = await shared_chat(alice, "not yours to plant")
+    before = await chat_count(bob)
+    for url in (f"/s/{link}?clone=1", f"/login?next=%2Fs%2F{link}%3Fclone%3D1",
+                f"/share/{link}?clone=1"):
+        r = await bob_browser.get(url, headers={**HTML, "Sec-Fetch-Site": "cross-site"},
+                                  follow_redirects=True)
+        assert r.status_code == 200 and "Echo: not yours to plant" in r.text, url
+        assert CONFIRM not in r.text
+    assert await chat_count(bob) == before
+    assert (await owner_share(alice, cid))["clones"] == 0
+
+
+@pytest.mark.parametrize("headers", [
+    {"Origin": "https://evil.example"},
+    {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"},
+    {"Referer": "https://evil.example/page"},
+], ids=["origin", "fetch-site", "referer"])
+async def test_a_cross_site_press_leaves_no_intent(
+    alice: UserClient, bob: UserClient, client: httpx.AsyncClient, headers: dict[str, str]
+) -> None:
+    """A form on another site posting to the clone route (with or without the page's token)
+    is refused: no intent, so logging in afterwards asks nothing and clones nothing."""
+    cid, link = await shared_chat(alice, "guarded clone")
+    press = press_of(await page_ok(client, link))
+    for data in ({}, {"press": press}):
+        r = await client.post(f"/s/{link}/clone", data=data, headers={**HTML, **headers})
+        assert r.status_code == 403 and "set-cookie" not in r.headers
+        assert "Cross-site request refused." in r.text
+    before = await chat_count(bob)
+    await log_in(client, bob)
+    assert CONFIRM not in await page_ok(client, link)
+    assert await chat_count(bob) == before
+    assert (await owner_share(alice, cid))["clones"] == 0
+
+
+async def test_a_press_without_the_pages_token_leaves_no_intent(
+    alice: UserClient, client: httpx.AsyncClient
+) -> None:
+    _, link = await shared_chat(alice, "token please")
+    for data in ({}, {"press": "forged"}, {"press": "é" * 40}, {"press": "x" * 900}):
+        r = await client.post(f"/s/{link}/clone", data=data, headers=SAME_ORIGIN)
+        assert r.status_code == 403 and "set-cookie" not in r.headers, data
+        assert "This Clone button is out of date" in r.text
+
+
+async def test_an_intent_ends_with_a_new_snapshot(
+    alice: UserClient, bob: UserClient, client: httpx.AsyncClient
+) -> None:
+    cid, link = await shared_chat(alice, "first version")
+    assert (await press_clone(client, link)).status_code == 303
+    await alice.share(cid, update_snapshot=True)
+    await log_in(client, bob)
+    assert CONFIRM not in await page_ok(client, link)
+
+
+async def test_clone_limit_reached_while_logging_in_says_so(
+    alice: UserClient, bob: UserClient, make_user: Any, client: httpx.AsyncClient
+) -> None:
+    carol: UserClient = await make_user(name="Carol")
     cid, link = await shared_chat(alice, "one clone", max_clones=1,
                                   allow_view_after_clone_limit=True)
-    r = await bob.http.post(f"/api/v1/chats/{link}/clone/shared")
+    assert (await press_clone(client, link)).status_code == 303
+    r = await carol.http.post(f"/api/v1/chats/{link}/clone/shared")
     assert r.status_code == 200, r.text
-    text = await page_ok(bob.http, f"{link}?clone=1")
+    await log_in(client, bob)
+    text = await page_ok(client, link)
     assert 'id="clone-form"' not in text and "This chat cannot be cloned any more." in text
-    assert 'id="clone-login"' not in await page_ok(client, link)
+    assert 'id="clone-login"' not in await page_ok(carol.http, link)
 
 
 # --- link previews ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from tests.factories import UserClient
-from tests.web.test_share_page import HTML
+from tests.web.test_share_page import HTML, press_of
 from tests.web.test_share_viewing_api import chat_with_files, revoke, shared_chat
 
 Call = Callable[[], Awaitable[httpx.Response]]
@@ -56,6 +56,7 @@ async def test_no_store_kinds(alice: UserClient, bob: UserClient,
     _, locked = await shared_chat(alice, "locked", password="pw")
     _, public = await shared_chat(alice, "public")
     bot = {**HTML, "User-Agent": "Twitterbot/1.0"}
+    press = press_of((await client.get(f"/s/{public}", headers=HTML)).text)
     cases: list[tuple[int, Call]] = [
         (200, lambda: bob.http.get(f"/s/{members}", headers=HTML)),  # logged-in only
         (200, lambda: bob.http.get(f"/s/{public}", headers=HTML)),  # a logged-in viewer
@@ -67,7 +68,8 @@ async def test_no_store_kinds(alice: UserClient, bob: UserClient,
         (200, lambda: client.get(f"/s/{locked}", headers=HTML)),  # unlocked password share
         (200, lambda: client.get(f"/s/{public}", headers=bot)),  # preview card
         (200, lambda: client.get(f"/s/{public}", headers={**HTML, "Sec-Purpose": "prefetch"})),
-        (303, lambda: client.post(f"/s/{public}/clone")),  # anonymous: log in first
+        (303, lambda: client.post(f"/s/{public}/clone", data={"press": press})),  # log in first
+        (403, lambda: client.post(f"/s/{public}/clone")),  # not a press on our page
         (404, lambda: client.get("/s/no-such-link", headers=HTML)),
         (404, lambda: client.head("/s/no-such-link")),
     ]

@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from salon.services.share_viewing import unlock_cookie_name
 from tests.factories import UserClient
 
 PNG = base64.b64decode(
@@ -414,6 +415,19 @@ async def test_bad_unlock_tokens_are_refused(alice: UserClient,
         assert_refused(await view(stranger, link, headers={UNLOCK: bad}), 401,
                        "PASSWORD_REQUIRED")
     assert (await owner_share(alice, cid))["views"] == 0
+
+
+@pytest.mark.parametrize("bad", ["²³.abc", "9999999999.é", "１２.abc"])
+async def test_unlock_tokens_with_other_digits_or_letters_are_refused_not_an_error(
+    alice: UserClient, stranger: httpx.AsyncClient, bad: str
+) -> None:
+    """Header bytes arrive as Latin-1 text: digits ``int`` cannot read and letters
+    ``hmac.compare_digest`` refuses must be an ordinary refusal."""
+    _, link = await shared_chat(alice, password="open sesame")
+    for headers in ({UNLOCK: bad.encode("latin-1", "replace")},
+                    {"Cookie": f"{unlock_cookie_name(link)}=".encode()
+                     + bad.encode("latin-1", "replace")}):
+        assert_refused(await view(stranger, link, headers=headers), 401, "PASSWORD_REQUIRED")
 
 
 async def test_unlock_is_scoped_to_one_share(

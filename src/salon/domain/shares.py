@@ -108,10 +108,23 @@ def is_revoked(share: Share) -> bool:
     )
 
 
+def is_expired_by_time(share: Share, *, now: datetime) -> bool:
+    return share.expires_at is not None and share.expires_at <= now
+
+
 def is_expired(share: Share, *, now: datetime) -> bool:
-    by_time = share.expires_at is not None and share.expires_at <= now
     by_views = share.max_views is not None and share.views >= share.max_views
-    return by_time or by_views
+    return is_expired_by_time(share, now=now) or by_views
+
+
+def is_open(share: Share, *, now: datetime, view_granted: bool = False) -> bool:
+    """Neither revoked nor expired. A viewer holding a view (``view_granted``: a counted view's
+    grant) still has it when the views are used up, never after revocation or the expiry time."""
+    if is_revoked(share):
+        return False
+    if view_granted:
+        return not is_expired_by_time(share, now=now)
+    return not is_expired(share, now=now)
 
 
 def share_status(share: Share, *, now: datetime) -> ShareStatus:
@@ -132,27 +145,38 @@ def sharing_disabled() -> Forbidden:
 
 def decide_access(
     share: Share | None, *, viewer_id: str | None, now: datetime, password_ok: bool,
-    sharing_enabled: bool = True, public_allowed: bool = True,
+    sharing_enabled: bool = True, public_allowed: bool = True, view_granted: bool = False,
 ) -> AccessDecision:
     """Who may see what, in the spec's order: not found, (sharing off), revoked, expired, login
     required, password required. The owner always sees their share and is never counted.
     ``public_allowed`` False (the owner lost the public permission) makes a public share
-    logged-in-only."""
+    logged-in-only. ``view_granted``: the viewer holds a counted view of this share's content
+    (its files, ZIP, live messages, a clone), which spends no other view and outlives the view
+    limit, never the other refusals."""
     if share is None:
         return _refuse(share_not_found())
     if not sharing_enabled:
         return _refuse(sharing_disabled())
     if viewer_id is not None and viewer_id == share.user_id:
         return AccessDecision(allowed=True, is_owner=True)
-    if is_revoked(share):
-        return _refuse(Gone(REVOKED_DETAIL, code="SHARE_LINK_REVOKED"))
-    if is_expired(share, now=now):
-        return _refuse(Gone(EXPIRED_DETAIL, code="SHARE_LINK_EXPIRED"))
+    ended = closed_reason(share, now=now, view_granted=view_granted)
+    if ended is not None:
+        return _refuse(ended)
     if viewer_id is None and not (share.is_public and public_allowed):
         return _refuse(Unauthenticated(LOGIN_REQUIRED_DETAIL, code="LOGIN_REQUIRED"))
     if share.has_password and not password_ok:
         return _refuse(Unauthenticated(PASSWORD_REQUIRED_DETAIL, code="PASSWORD_REQUIRED"))
-    return AccessDecision(allowed=True, counts_view=True)
+    return AccessDecision(allowed=True, counts_view=not view_granted)
+
+
+def closed_reason(share: Share, *, now: datetime, view_granted: bool = False) -> Gone | None:
+    """Why the link is over for this viewer (revoked wins over expired), None while it is
+    open to them."""
+    if is_revoked(share):
+        return Gone(REVOKED_DETAIL, code="SHARE_LINK_REVOKED")
+    if not is_open(share, now=now, view_granted=view_granted):
+        return Gone(EXPIRED_DETAIL, code="SHARE_LINK_EXPIRED")
+    return None
 
 
 def _refuse(error: SalonError) -> AccessDecision:
@@ -160,16 +184,18 @@ def _refuse(error: SalonError) -> AccessDecision:
 
 
 def can_clone(
-    share: Share, *, viewer_id: str | None, now: datetime, clone_permission: bool
+    share: Share, *, viewer_id: str | None, now: datetime, clone_permission: bool,
+    view_granted: bool = False,
 ) -> bool:
     """Whether this viewer may clone now (the Clone button shows only then). Anonymous viewers
-    may not (the page sends them to log in first)."""
+    may not (the page sends them to log in first). A viewer holding a view (``view_granted``)
+    may clone after the views are used up."""
     if viewer_id is None or not clone_permission:
         return False
     if viewer_id == share.user_id:
         return True
     return (share.allow_cloning and not is_clone_limit_reached(share)
-            and share_status(share, now=now) == "active")
+            and is_open(share, now=now, view_granted=view_granted))
 
 
 def clone_refusal(share: Share, *, clone_permission: bool) -> SalonError:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from salon.config import Settings
 from salon.llm.base import Provider
 from salon.services.answer_journal import AnswerJournal
+from salon.services.link_scans import LinkScans
 from salon.services.live import LiveHub, StreamLimits
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.passwords import PasswordPool
@@ -64,6 +65,8 @@ class AppContext:
     provider: Provider
     clock: Callable[[], datetime] = utc_now
     limiter: Limiter = field(default_factory=RateLimiter)
+    # Clients locked out for trying too many unknown share links (services.link_scans).
+    link_scans: LinkScans = field(default_factory=LinkScans)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     # Immutable content only (a snapshot's, keyed by share and content version): never access
     # decisions, which are made from the database on every request.

@@ -1,32 +1,33 @@
-"""The viewer's side of sharing: open a share, unlock it with its password, download its files,
-clone it. Every entry point goes through ``_decide``: one read of the share, one domain decision.
+"""The viewer's side of sharing: open a share, unlock it with its password (its files are in
+``share_files``, cloning in ``share_cloning``). Every entry point goes through ``decide``: one
+read of the share, one domain decision.
 
 Unlocks are stateless tokens, an HMAC over the share's internal id, its link and its password
 hash: changing or removing the password or rotating the link invalidates every earlier unlock,
 on every worker, with nothing stored.
+
+A view is one delivery of the content. The page and the JSON view each spend one and hand out
+a view grant (``services.share_grants``); the share's files, ZIP, live messages and a clone are
+free to the holder of a valid grant and otherwise spend a view themselves (410 when none is
+left), so no side door delivers content uncounted. Callers pass the client's address as
+``client``: unknown links are throttled per client (``services.link_scans``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
-import tempfile
-import uuid
-import zipfile
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from salon.domain import shares as rules
-from salon.domain.conversations import Conversation, Message, clean_title, slugify
 from salon.domain.errors import Gone, NotFound, SalonError, Unauthenticated
-from salon.domain.files import unique_names
 from salon.domain.shares import AccessDecision, Share, SharedFile
 from salon.domain.users import User, effective_permissions
-from salon.services import auth
+from salon.services import auth, link_scans
+from salon.services import share_grants as grants
 from salon.services.context import AppContext
 from salon.services.ratelimit import Limit, reserve_all
 from salon.services.shares import live_content, snapshot_content
@@ -56,6 +57,7 @@ class SharedView:
     owner_name: str | None
     recipe: dict[str, Any] | None
     can_clone: bool
+    grant: str | None = None  # the view grant this delivery carries (services.share_grants)
 
 
 # --- unlock tokens ---------------------------------------------------------------------------
@@ -73,7 +75,7 @@ def unlock_token(ctx: AppContext, share: Share) -> str:
 
 def is_unlocked(ctx: AppContext, share: Share, token: str | None) -> bool:
     """Whether ``token`` unlocks this share as it is now (constant-time comparison)."""
-    if not token or len(token) > 128:
+    if not grants.is_token_shaped(token):
         return False
     expires_text, _, mac = token.partition(".")
     if not expires_text.isdigit() or int(expires_text) < ctx.now().timestamp():
@@ -97,15 +99,22 @@ async def read_access(ctx: AppContext, link: str) -> ShareAccess | None:
         return await repo.get_share_access(conn, link)
 
 
-async def _load(ctx: AppContext, link: str) -> ShareAccess:
+async def _load(ctx: AppContext, link: str, *, client: str | None = None) -> ShareAccess:
+    """The share, or 404; an unknown link counts against ``client`` (429 past the limit, and
+    for every link while that client is locked out)."""
+    if client is not None:
+        link_scans.check(ctx, client)
     access = await read_access(ctx, link)
     if access is None:
+        if client is not None:
+            await link_scans.note_unknown(ctx, client)
         raise rules.share_not_found()
     return access
 
 
 def _judge(
-    ctx: AppContext, access: ShareAccess, *, viewer: User | None, password_ok: bool
+    ctx: AppContext, access: ShareAccess, *, viewer: User | None, password_ok: bool,
+    view_granted: bool = False,
 ) -> AccessDecision:
     """The domain decision for this viewer; raises its refusal."""
     owner_perms = effective_permissions(access.owner_permissions, auth.permission_defaults(ctx))
@@ -113,48 +122,67 @@ def _judge(
         access.share, viewer_id=viewer.id if viewer else None, now=ctx.now(),
         password_ok=password_ok,
         sharing_enabled=access.sharing_enabled and owner_perms["chat_share"],
-        public_allowed=owner_perms["sharing_public_chat"],
+        public_allowed=owner_perms["sharing_public_chat"], view_granted=view_granted,
     )
     if decision.error is not None:
         raise decision.error
     return decision
 
 
-async def _decide(
-    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None
+async def decide(
+    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None,
+    grant: str | None = None, client: str | None = None,
 ) -> tuple[ShareAccess, AccessDecision]:
-    access = await _load(ctx, link)
-    password_ok = is_unlocked(ctx, access.share, unlock)
-    return access, _judge(ctx, access, viewer=viewer, password_ok=password_ok)
+    """The decision; with a valid view ``grant`` it spends no view (``counts_view`` False)."""
+    access = await _load(ctx, link, client=client)
+    share = access.share
+    return access, _judge(ctx, access, viewer=viewer, password_ok=is_unlocked(ctx, share, unlock),
+                          view_granted=grants.is_granted(ctx, share, grant))
 
 
 @dataclass(frozen=True)
 class Admission:
-    """A viewer let in: the share as read (with its view counted, when one was spent)."""
+    """A viewer let in: the share as read (with its view counted, when one was spent) and the
+    view grant that delivery carries (None for the owner and when nothing is delivered)."""
 
     access: ShareAccess
     share: Share
     is_owner: bool
+    grant: str | None = None
 
 
 async def admit(
-    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None, count: bool = True
+    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None, count: bool = True,
+    client: str | None = None,
 ) -> Admission:
     """The access decision for this viewer (raising its refusal) and the view it spends:
     everything ``open_share`` does except reading the content. One read of the share, and one
-    write when a view is spent (never for the owner, nor when ``count`` is False)."""
-    access, decision = await _decide(ctx, link, viewer=viewer, unlock=unlock)
+    write when a view is spent (never for the owner, nor when ``count`` is False). Every load
+    of the page is a view: no grant is taken here."""
+    access, decision = await decide(ctx, link, viewer=viewer, unlock=unlock, client=client)
+    return await deliver(ctx, access, decision, count=count)
+
+
+async def deliver(
+    ctx: AppContext, access: ShareAccess, decision: AccessDecision, *, count: bool = True
+) -> Admission:
+    """Spend the view this delivery costs (none for the owner or a grant's holder, nor when
+    ``count`` is False) and hand out a fresh grant with it."""
     share = access.share
     if decision.counts_view and count:
         share = await _spend_view(ctx, share)
-    return Admission(access=access, share=share, is_owner=decision.is_owner)
+    grant = grants.view_grant(ctx, share) if count and not decision.is_owner else None
+    return Admission(access=access, share=share, is_owner=decision.is_owner, grant=grant)
 
 
-async def admit_anonymous(ctx: AppContext, link: str) -> Admission | None:
+async def admit_anonymous(ctx: AppContext, link: str, *, client: str) -> Admission | None:
     """The hot path's decision for an anonymous viewer without an unlock: the share if it
     lets them in with no password and has no view limit, its view *not yet* spent (the
-    caller spends it with ``spend_batched_view`` once it can deliver). None for anything
-    else (a refusal, a password, a view limit), which the full path answers."""
+    caller spends it with ``spend_batched_view`` once it can deliver, and hands out
+    ``grants.view_grant``). None for anything else (a refusal, a password, a view limit, an
+    unknown link, a locked-out client), which the full path answers."""
+    if ctx.link_scans.retry_after(client):
+        return None
     access = await read_access(ctx, link)
     if access is None or access.share.max_views is not None:
         return None
@@ -177,56 +205,59 @@ async def view_admitted(
 ) -> SharedView:
     """What an admitted viewer sees (the content read now, or a snapshot's from the cache)."""
     return await _view(ctx, admission.access, admission.share, viewer=viewer,
-                       is_owner=admission.is_owner)
+                       is_owner=admission.is_owner, grant=admission.grant)
 
 
 async def open_share(
-    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None, count: bool = True
+    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None, count: bool = True,
+    client: str | None = None,
 ) -> SharedView:
     """The share as this viewer may see it. Delivering it to anyone but the owner spends one
     view (``count`` False for requests that deliver nothing, such as HEAD)."""
-    admission = await admit(ctx, link, viewer=viewer, unlock=unlock, count=count)
+    admission = await admit(ctx, link, viewer=viewer, unlock=unlock, count=count, client=client)
     return await view_admitted(ctx, admission, viewer=viewer)
 
 
-async def preview_title(ctx: AppContext, link: str) -> str | None:
+async def preview_title(ctx: AppContext, link: str, *, client: str | None = None) -> str | None:
     """The title a link preview (a bot, a prefetch) may show, without spending a view: the
     chat's title when anyone may open the link, None when it needs a login or a password (the
     title may quote the chat). Refusals that end the link (not found, sharing off, revoked,
     expired) are raised as for any viewer."""
-    access = await _load(ctx, link)
+    access = await _load(ctx, link, client=client)
     try:
         _judge(ctx, access, viewer=None, password_ok=False)
     except Unauthenticated:
         return None
-    return (await _content(ctx, access.share))[0]
+    return (await read_content(ctx, access.share))[0]
 
 
 async def watch_access(
-    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None
+    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None,
+    client: str | None = None,
 ) -> Admission:
     """May this viewer watch the live share now? The page's decision, without spending a
     view (events are not views); a snapshot has nothing to watch (404 SHARE_NOT_LIVE)."""
-    access, decision = await _decide(ctx, link, viewer=viewer, unlock=unlock)
-    if not access.share.live:
-        raise NotFound("This shared chat is a snapshot: it does not change.",
-                       code="SHARE_NOT_LIVE")
+    access, decision = await decide(ctx, link, viewer=viewer, unlock=unlock, client=client)
+    _require_live(access.share)
     return Admission(access=access, share=access.share, is_owner=decision.is_owner)
 
 
-async def live_messages(
-    ctx: AppContext, admission: Admission, *, viewer: User | None
+def _require_live(share: Share) -> None:
+    if not share.live:
+        raise NotFound("This shared chat is a snapshot: it does not change.",
+                       code="SHARE_NOT_LIVE")
+
+
+async def open_live_messages(
+    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None, grant: str | None,
+    client: str | None = None,
 ) -> SharedView:
-    """What a watcher of a live share sees now (no view spent)."""
-    return await _view(ctx, admission.access, admission.share, viewer=viewer,
-                       is_owner=admission.is_owner)
-
-
-def clone_offered_after_login(share: Share, *, now: datetime) -> bool:
-    """Whether an anonymous viewer is offered "Clone chat" (it sends them to log in first):
-    cloning allowed, under its limit, and the link active."""
-    return (share.allow_cloning and not rules.is_clone_limit_reached(share)
-            and rules.share_status(share, now=now) == "active")
+    """What a watcher of a live share sees now (its page fetches new turns): free with a
+    view grant, else it spends a view."""
+    access, decision = await decide(ctx, link, viewer=viewer, unlock=unlock, grant=grant,
+                                     client=client)
+    _require_live(access.share)
+    return await view_admitted(ctx, await deliver(ctx, access, decision), viewer=viewer)
 
 
 async def _spend_view(ctx: AppContext, share: Share) -> Share:
@@ -236,18 +267,44 @@ async def _spend_view(ctx: AppContext, share: Share) -> Share:
         spend_batched_view(ctx, share)
         return replace(share, views=share.views + 1)
     async with transaction(ctx.engine) as conn:
-        views = await repo.count_view(conn, share.id, now=ctx.now())
-    if views is None:  # the last view went to someone else a moment ago, or it just ended
-        raise Gone(rules.EXPIRED_DETAIL, code="SHARE_LINK_EXPIRED")
-    if views >= share.max_views:  # the link just ended: its live viewers are told
-        ctx.live.publish(share.conversation_id, "access", {})
+        views = await count_limited_view(conn, ctx, share)
+    tell_if_used_up(ctx, share, views)
     return replace(share, views=views)
 
 
+async def count_limited_view(conn: Any, ctx: AppContext, share: Share) -> int:
+    """The conditional UPDATE of a share with a view limit; its refusal as the share is now
+    (revoked or expired: the last view went to someone else a moment ago, or it just ended).
+    Once committed, ``tell_if_used_up``."""
+    views = await repo.count_view(conn, share.id, now=ctx.now())
+    if views is None:
+        _, ended = await state_now(conn, ctx, share, view_held=False)
+        raise ended or Gone(rules.EXPIRED_DETAIL, code="SHARE_LINK_EXPIRED")
+    return views
+
+
+def tell_if_used_up(ctx: AppContext, share: Share, views: int) -> None:
+    """When that view was the last, the link just ended: its live viewers are told."""
+    if share.max_views is not None and views >= share.max_views:
+        ctx.live.publish(share.conversation_id, "access", {})
+
+
+async def state_now(
+    conn: Any, ctx: AppContext, share: Share, *, view_held: bool
+) -> tuple[Share | None, SalonError | None]:
+    """The share re-read after a counter refused, and why the link is over for this viewer
+    now (not found, revoked, expired), None when it is not over."""
+    fresh = await repo.get_share(conn, share.id)
+    if fresh is None:
+        return None, rules.share_not_found()
+    return fresh, rules.closed_reason(fresh, now=ctx.now(), view_granted=view_held)
+
+
 async def _view(
-    ctx: AppContext, access: ShareAccess, share: Share, *, viewer: User | None, is_owner: bool
+    ctx: AppContext, access: ShareAccess, share: Share, *, viewer: User | None, is_owner: bool,
+    grant: str | None,
 ) -> SharedView:
-    title, created, updated, content, recipe = await _content(ctx, share)
+    title, created, updated, content, recipe = await read_content(ctx, share)
     logged_in = viewer is not None
     clone_ok = viewer is not None and auth.user_permissions(ctx, viewer)["chat_clone"]
     return SharedView(
@@ -257,11 +314,13 @@ async def _view(
         owner_name=access.owner_name if share.display_username and logged_in else None,
         recipe=recipe if logged_in else None,
         can_clone=rules.can_clone(share, viewer_id=viewer.id if viewer else None,
-                                  now=ctx.now(), clone_permission=clone_ok),
+                                  now=ctx.now(), clone_permission=clone_ok,
+                                  view_granted=grant is not None),
+        grant=grant,
     )
 
 
-async def _content(
+async def read_content(
     ctx: AppContext, share: Share
 ) -> tuple[str, datetime, datetime, rules.SharedContent, dict[str, Any]]:
     """Title, the chat's created/updated times, the content and the recipe: frozen for a
@@ -295,7 +354,7 @@ async def verify_share_password(
     """Check the password; on success the share and an unlock token for it alone. Failed
     attempts are limited per share and client, and per share across clients; during a
     lockout even the right password is refused."""
-    access = await _load(ctx, link)
+    access = await _load(ctx, link, client=client)
     # Every refusal but the password's (not found, revoked, expired, login) comes first.
     _judge(ctx, access, viewer=viewer, password_ok=True)
     share = access.share
@@ -308,102 +367,3 @@ async def verify_share_password(
     elif not await auth.verify_reserved(ctx, reservation, share.password_hash, password):
         raise Unauthenticated(rules.INVALID_PASSWORD_DETAIL, code="INVALID_PASSWORD")
     return share, unlock_token(ctx, share)
-
-
-# --- files -----------------------------------------------------------------------------------
-
-async def get_share_file(
-    ctx: AppContext, link: str, index: int, *, viewer: User | None, unlock: str | None
-) -> tuple[SharedFile, bytes]:
-    """One file of the shared messages (same access rules as the share; not a view)."""
-    access, _ = await _decide(ctx, link, viewer=viewer, unlock=unlock)
-    files = (await _content(ctx, access.share))[3].files
-    if not 0 <= index < len(files) or not ctx.blobs.exists(files[index].sha256):
-        raise NotFound("This shared chat has no such file.", code="FILE_NOT_FOUND")
-    found = files[index]
-    return found, await asyncio.to_thread(ctx.blobs.get, found.sha256)
-
-
-async def build_share_zip(
-    ctx: AppContext, link: str, *, viewer: User | None, unlock: str | None
-) -> tuple[str, Path]:
-    """Every file of the share in one ZIP (bare, de-duplicated names), written to a temporary
-    file so memory stays bounded; the caller deletes it. Returns (download name, path)."""
-    access, _ = await _decide(ctx, link, viewer=viewer, unlock=unlock)
-    files = [f for f in (await _content(ctx, access.share))[3].files
-             if ctx.blobs.exists(f.sha256)]
-    if not files:
-        raise NotFound("This shared chat has no files.", code="FILE_NOT_FOUND")
-    tmp_dir = ctx.settings.data_dir / "tmp"
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    names = unique_names([f.name for f in files])
-
-    def _write() -> Path:
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="share-", suffix=".zip")
-        with open(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_DEFLATED) as archive:
-            for entry, item in zip(names, files, strict=True):
-                archive.write(ctx.blobs.path_for(item.sha256), arcname=entry)
-        return Path(name)
-
-    title = access.share.title if not access.share.live else "shared-chat"
-    return f"{slugify(title)}-files.zip", await asyncio.to_thread(_write)
-
-
-# --- cloning ---------------------------------------------------------------------------------
-
-async def clone_share(
-    ctx: AppContext, viewer: User | None, link: str, *, unlock: str | None
-) -> Conversation:
-    """Copy the shared messages (and references to their files, never the owner's other
-    files) into a new chat of the viewer's. Exactly ``max_clones`` clones ever happen."""
-    if viewer is None:
-        raise Unauthenticated(rules.LOGIN_REQUIRED_DETAIL, code="LOGIN_REQUIRED")
-    access, decision = await _decide(ctx, link, viewer=viewer, unlock=unlock)
-    share = access.share
-    permission = auth.user_permissions(ctx, viewer)["chat_clone"]
-    if not rules.can_clone(share, viewer_id=viewer.id, now=ctx.now(),
-                           clone_permission=permission):
-        raise rules.clone_refusal(share, clone_permission=permission)
-    title, _, _, content, recipe = await _content(ctx, share)
-    async with transaction(ctx.engine) as conn:
-        if not decision.is_owner and await repo.count_clone(conn, share.id,
-                                                           now=ctx.now()) is None:
-            raise rules.clone_refusal(share, clone_permission=permission)
-        return await _copy_into(conn, ctx, viewer, title=title, content=content, recipe=recipe)
-
-
-async def _copy_into(
-    conn: Any, ctx: AppContext, viewer: User, *, title: str, content: rules.SharedContent,
-    recipe: dict[str, Any],
-) -> Conversation:
-    now = ctx.now()
-    clone_title = clean_title(f"Clone of {title}"[:200])
-    conv = Conversation(id=str(uuid.uuid4()), user_id=viewer.id, title=clone_title,
-                        slug=slugify(clone_title), agent_slug="salon", recipe=recipe,
-                        file_filters=[], created_at=now, updated_at=now)
-    await conv_repo.insert_conversation(conn, conv)
-    new_ids = [str(uuid.uuid4()) for _ in content.files]
-    await conv_repo.insert_files(conn, [
-        {"id": new_id, "user_id": viewer.id, "conversation_id": conv.id, "sha256": f.sha256,
-         "name": f.name, "media_type": f.media_type, "size": f.size, "created_at": now}
-        for new_id, f in zip(new_ids, content.files, strict=True)
-    ])
-    messages = [
-        Message(id=str(uuid.uuid4()), conversation_id=conv.id, seq=seq, role=m["role"],
-                parts=[_relink(p, new_ids) for p in m["parts"]],
-                created_at=datetime.fromisoformat(m["created_at"]), model=m.get("model"),
-                status=m.get("status", "complete"))
-        for seq, m in enumerate(content.messages)
-    ]
-    await conv_repo.insert_messages(conn, messages)
-    await conv_repo.update_conversation(conn, conv.id, user_id=viewer.id,
-                                        next_seq=len(messages))
-    return conv
-
-
-def _relink(part: dict[str, Any], new_ids: list[str]) -> dict[str, Any]:
-    """A shared part's file position back to a file id, now the cloner's own file row."""
-    if "file_id" not in part:
-        return dict(part)
-    index = int(part["file_id"])
-    return {**part, "file_id": new_ids[index]}

@@ -102,8 +102,19 @@ def expired_clause(now: datetime) -> sa.ColumnElement[bool]:
 
 
 def active_clause(now: datetime) -> sa.ColumnElement[bool]:
-    return sa.and_(t.state == STATE_ACTIVE,
-                   sa.or_(t.expires_at.is_(None), t.expires_at > now))
+    return sa.and_(t.state == STATE_ACTIVE, _not_expired_by_time(now))
+
+
+def _not_expired_by_time(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.or_(t.expires_at.is_(None), t.expires_at > now)
+
+
+def open_clause(now: datetime, *, view_held: bool) -> sa.ColumnElement[bool]:
+    """``domain.shares.is_open``: active, or for a viewer holding a view, also with its views
+    used up."""
+    if not view_held:
+        return active_clause(now)
+    return sa.and_(t.state.in_((STATE_ACTIVE, STATE_VIEWS_USED)), _not_expired_by_time(now))
 
 
 def status_case(now: datetime) -> sa.ColumnElement[str]:
@@ -278,14 +289,17 @@ async def add_views(conn: AsyncConnection, counts: Mapping[str, int]) -> set[str
     return busy
 
 
-async def count_clone(conn: AsyncConnection, share_pk: str, *, now: datetime) -> int | None:
+async def count_clone(
+    conn: AsyncConnection, share_pk: str, *, now: datetime, view_held: bool = False
+) -> int | None:
     """Spend one clone (None when cloning is off, the limit is used up, or the share is no
-    longer viewable). One statement, exact under concurrency."""
+    longer open to this cloner: ``view_held`` when they hold a view, so used-up views do not
+    stop them). One statement, exact under concurrency."""
     under_limit = sa.or_(t.max_clones.is_(None), t.clones < t.max_clones)
     result = await conn.execute(
         shares.update()
         .where(t.id == share_pk, t.allow_cloning.is_(True), under_limit,
-               active_clause(now))
+               open_clause(now, view_held=view_held))
         .values(clones=t.clones + 1)
         .returning(t.clones)
     )

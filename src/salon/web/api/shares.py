@@ -19,6 +19,8 @@ from salon.domain import shares as rules
 from salon.domain.errors import InvalidInput
 from salon.domain.shares import MAX_LIMIT, Share
 from salon.services import conversations as conv_service
+from salon.services import share_cloning as cloning
+from salon.services import share_files
 from salon.services import share_viewing as viewing
 from salon.services import shares as share_service
 from salon.services.context import AppContext
@@ -35,6 +37,7 @@ from salon.web.deps import (
     client_key,
 )
 from salon.web.downloads import DOWNLOAD_HEADERS, content_disposition, file_response
+from salon.web.share_grants import grant_from, hand_out
 
 router = APIRouter(prefix="/api/v1/chats", tags=["shares"])
 khoj_router = APIRouter(prefix="/api/chat/share", tags=["shares"])
@@ -151,6 +154,14 @@ def unlock_from(request: Request, share_id: str) -> str | None:
             or request.cookies.get(viewing.unlock_cookie_name(share_id)))
 
 
+def viewer_keys(request: Request, principal: OptionalPrincipal, link: str) -> dict[str, Any]:
+    """What a viewer's request carries for a side path of a share (files, ZIP, live messages):
+    who they are, their unlock and view grant for ``link``, and their address."""
+    return {"viewer": principal.user if principal else None,
+            "unlock": unlock_from(request, link), "grant": grant_from(request),
+            "client": client_key(request)}
+
+
 def parse_bound(value: str | None, *, field: str, end: bool = False) -> datetime | None:
     """A dashboard date bound: ``2026-01-31`` (whole day; ``end`` includes it) or a full ISO
     time (naive means UTC)."""
@@ -178,10 +189,13 @@ def parse_bound(value: str | None, *, field: str, end: bool = False) -> datetime
 @router.get("/share/{share_id}")
 async def get_shared_chat(share_id: str, request: Request, response: Response,
                           principal: OptionalPrincipal, ctx: Ctx) -> Any:
-    """The shared chat as this viewer may see it (spends one view unless you are the owner)."""
+    """The shared chat as this viewer may see it (spends one view unless you are the owner,
+    and hands out that view's grant: cookie and ``X-Share-Grant``)."""
     view = await viewing.open_share(ctx, share_id, viewer=principal.user if principal else None,
-                                    unlock=unlock_from(request, share_id))
+                                    unlock=unlock_from(request, share_id),
+                                    client=client_key(request))
     response.headers.update(VIEW_HEADERS)
+    hand_out(response, request, ctx.settings, view.share.share_id, view.grant)
     return view_json(view, request=request, ctx=ctx)
 
 
@@ -190,7 +204,8 @@ async def head_shared_chat(share_id: str, request: Request, principal: OptionalP
                            ctx: Ctx) -> Response:
     """The same answer as GET without the content; never spends a view."""
     await viewing.open_share(ctx, share_id, viewer=principal.user if principal else None,
-                             unlock=unlock_from(request, share_id), count=False)
+                             unlock=unlock_from(request, share_id), count=False,
+                             client=client_key(request))
     return Response(headers=VIEW_HEADERS)
 
 
@@ -214,32 +229,40 @@ async def verify_share_password(share_id: str, body: VerifyBody, request: Reques
 @router.get("/share/{share_id}/files.zip")
 async def download_share_files(share_id: str, request: Request, principal: OptionalPrincipal,
                                ctx: Ctx) -> Any:
-    """Every file of the shared messages as one ZIP."""
-    name, path = await viewing.build_share_zip(
-        ctx, share_id, viewer=principal.user if principal else None,
-        unlock=unlock_from(request, share_id))
-    return FileResponse(
-        path, media_type="application/zip", background=BackgroundTask(path.unlink),
-        headers={"Content-Disposition": content_disposition(name, inline=False),
+    """Every file of the shared messages as one ZIP (free with the view's grant, else a
+    view)."""
+    archive = await share_files.build_share_zip(
+        ctx, share_id, **viewer_keys(request, principal, share_id))
+    response = FileResponse(
+        archive.path, media_type="application/zip",
+        background=BackgroundTask(archive.path.unlink),
+        headers={"Content-Disposition": content_disposition(archive.name, inline=False),
                  **DOWNLOAD_HEADERS, "Cache-Control": "no-store"})
+    hand_out(response, request, ctx.settings, share_id, archive.grant)
+    return response
 
 
 @router.get("/share/{share_id}/files/{index}")
 async def download_share_file(share_id: str, index: int, request: Request,
                               principal: OptionalPrincipal, ctx: Ctx) -> Any:
-    """One file of the shared messages, by its position in the share's ``files``."""
-    found, data = await viewing.get_share_file(
-        ctx, share_id, index, viewer=principal.user if principal else None,
-        unlock=unlock_from(request, share_id))
-    return file_response(data, name=found.name, media_type=found.media_type,
-                         force_download=True, cache_control="no-store")
+    """One file of the shared messages, by its position in the share's ``files`` (free with
+    the view's grant, else a view)."""
+    found = await share_files.get_share_file(
+        ctx, share_id, index, **viewer_keys(request, principal, share_id))
+    response = file_response(found.data, name=found.file.name,
+                             media_type=found.file.media_type, force_download=True,
+                             cache_control="no-store")
+    hand_out(response, request, ctx.settings, share_id, found.grant)
+    return response
 
 
 @router.post("/{share_id}/clone/shared")
 async def clone_shared_chat(share_id: str, request: Request, user: CurrentUser,
                             ctx: Ctx) -> Any:
-    """Copy the shared chat into a new chat of yours."""
-    conv = await viewing.clone_share(ctx, user, share_id, unlock=unlock_from(request, share_id))
+    """Copy the shared chat into a new chat of yours (spends a clone, and a view unless you
+    send the grant of one as ``X-Share-Grant``)."""
+    conv = await cloning.clone_share(ctx, user, share_id, unlock=unlock_from(request, share_id),
+                                     grant=grant_from(request), client=client_key(request))
     conv, messages = await conv_service.get_history(ctx, user, conv.id)
     return chat_json(conv, messages)
 
@@ -367,9 +390,10 @@ async def khoj_share(body: KhojShareBody, request: Request, user: CurrentUser,
 @khoj_router.post("/fork")
 async def khoj_fork(body: KhojForkBody, request: Request, user: CurrentUser,
                     ctx: Ctx) -> Any:
-    """Copy a shared conversation into a new conversation of yours."""
+    """Copy a shared conversation into a new conversation of yours (spent like a clone)."""
     link = body.public_conversation_slug
-    conv = await viewing.clone_share(ctx, user, link, unlock=unlock_from(request, link))
+    conv = await cloning.clone_share(ctx, user, link, unlock=unlock_from(request, link),
+                                     grant=grant_from(request), client=client_key(request))
     return {"status": "ok", "conversation_id": conv.id,
             "next_url": f"/chat?conversationId={conv.id}"}
 

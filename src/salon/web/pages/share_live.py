@@ -36,11 +36,12 @@ from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.services.live import SHUTDOWN, LiveEvent, StreamLease, Subscription
 from salon.web import cookies
-from salon.web.api.shares import unlock_from
+from salon.web.api.shares import unlock_from, viewer_keys
 from salon.web.deps import Ctx, OptionalPrincipal, bearer_token, client_key
 from salon.web.errors import error_body, status_for
 from salon.web.pages.render import render_html
 from salon.web.pages.share_page import NO_STORE, file_rows, message_rows
+from salon.web.share_grants import hand_out
 
 router = APIRouter()
 
@@ -73,7 +74,8 @@ async def share_events(
     viewer = principal.user if principal else None
     unlock = unlock_from(request, share_id)
     try:
-        admission = await viewing.watch_access(ctx, share_id, viewer=viewer, unlock=unlock)
+        admission = await viewing.watch_access(ctx, share_id, viewer=viewer, unlock=unlock,
+                                               client=client_key(request))
         limits = ctx.settings
         lease = await ctx.live_streams.open(admission.share.id, client_key(request),
                                             per_share=limits.live_streams_per_share,
@@ -232,12 +234,11 @@ async def share_messages(
     after: int = Query(default=0, ge=0, le=1_000_000),
 ) -> Response:
     """The live share's messages from the ``after``-th on, rendered as on the page, with the
-    files list and the title: ``{"count", "title", "messages", "files"}``."""
-    viewer = principal.user if principal else None
+    files list and the title: ``{"count", "title", "messages", "files"}``. Free with the
+    page's view grant, else a view."""
     try:
-        admission = await viewing.watch_access(ctx, share_id, viewer=viewer,
-                                               unlock=unlock_from(request, share_id))
-        view = await viewing.live_messages(ctx, admission, viewer=viewer)
+        view = await viewing.open_live_messages(
+            ctx, share_id, **viewer_keys(request, principal, share_id))
     except SalonError as exc:
         return refusal(exc)
     link = view.share.share_id
@@ -246,5 +247,7 @@ async def share_messages(
                            messages=message_rows(link, fresh))
     files = render_html(request, "_share_files.html", files=file_rows(view),
                         zip_url=f"/api/v1/chats/share/{quote(link, safe='')}/files.zip")
-    return JSONResponse({"count": len(view.messages), "title": view.title,
-                         "messages": messages, "files": files}, headers=NO_STORE)
+    response = JSONResponse({"count": len(view.messages), "title": view.title,
+                             "messages": messages, "files": files}, headers=NO_STORE)
+    hand_out(response, request, ctx.settings, link, view.grant)
+    return response

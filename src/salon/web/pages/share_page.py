@@ -11,16 +11,22 @@ exactly as ``GET /api/v1/chats/share/{id}`` does. Then:
   ``If-None-Match`` is a 304, but only after the decision (a revoked link is dead at the next
   request) and it counts the view (the content was granted). Everything else is ``no-store``.
 
+Every delivery to anyone but the owner hands out that view's grant (``web.share_grants``).
+
+"Clone chat" for an anonymous viewer is a form (``clone_submit``): same origin, with the page's
+clone-press token; it leaves a signed clone intent cookie (``/s/{id}`` only, HttpOnly,
+SameSite=Lax) and goes to log in, coming back to the plain page. That page then asks "Clone
+this chat into your account?" once; only the signed-in viewer's press on it clones. A query
+string never clones.
+
 The privacy headers (noindex, no-referrer, CSP, nosniff) come from the security middleware for
 every path under ``/s/``, ``/share/`` and ``/shared/``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -35,23 +41,34 @@ from salon.domain.errors import RateLimited, SalonError
 from salon.domain.shares import Share
 from salon.render import render_message
 from salon.render.parts import human_size
+from salon.services import share_cloning as cloning
+from salon.services import share_grants as grants
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.services.share_viewing import Admission, SharedView
 from salon.web import cookies
 from salon.web.api.shares import unlock_from
+from salon.web.cookies import is_secure
 from salon.web.deps import Ctx, OptionalPrincipal, check_same_origin, client_key
 from salon.web.errors import status_for
 from salon.web.pages.access import FormText, form_principal
-from salon.web.pages.render import ERROR_TITLES, redirect, render, render_html
+from salon.web.pages.render import ERROR_TITLES, redirect, render
+from salon.web.pages.share_cache import (
+    PageBytes,
+    cached_headers,
+    etag_matches,
+    is_cacheable,
+    page_key,
+    render_anonymous,
+    with_nonce,
+)
+from salon.web.share_grants import grant_from, hand_out
 
 router = APIRouter()
 
 GENERIC_TITLE = "Shared chat on Salon"
+INTENT_COOKIE = "salon_clone_intent"
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
-# Rendered into cached pages where the CSP nonce goes, replaced per response. Random per
-# process, so no message can be written to match it.
-NONCE_PLACEHOLDER = "nonce" + secrets.token_hex(16)
 PREVIEW_AGENTS = re.compile(
     r"facebookexternalhit|facebot|twitterbot|slackbot|slack-imgproxy|discordbot|telegrambot"
     r"|whatsapp|linkedinbot|skypeuripreview|iframely|embedly|redditbot|mastodon|pleroma"
@@ -76,10 +93,9 @@ def share_path(link: str) -> str:
     return f"/s/{quote(link, safe='')}"
 
 
-def login_to(link: str, *, clone: bool = False) -> str:
-    """The login page, coming back to the share (and cloning it, with ``clone``)."""
-    back = share_path(link) + ("?clone=1" if clone else "")
-    return f"/login?next={quote(back, safe='')}"
+def login_to(link: str) -> str:
+    """The login page, coming back to the share."""
+    return f"/login?next={quote(share_path(link), safe='')}"
 
 
 # --- what the page shows -----------------------------------------------------------------------
@@ -137,7 +153,13 @@ def preview_title(share: Share, title: str) -> str:
     return title if share.is_public and not share.has_password else GENERIC_TITLE
 
 
-def page_context(view: SharedView, *, clone: str | None, clone_refused: bool) -> dict[str, Any]:
+def page_context(
+    view: SharedView, *, clone: str | None, clone_refused: bool = False,
+    clone_press: str | None = None,
+) -> dict[str, Any]:
+    """``clone``: "form" (a signed-in viewer's Clone button), "confirm" (the same, asked as a
+    question after logging in to clone), "login" (an anonymous viewer's, with the page's
+    ``clone_press`` token) or None."""
     link = view.share.share_id
     return {
         "title": view.title, "og_title": preview_title(view.share, view.title),
@@ -147,58 +169,11 @@ def page_context(view: SharedView, *, clone: str | None, clone_refused: bool) ->
         "message_count": len(view.messages),
         "zip_url": f"/api/v1/chats/share/{quote(link, safe='')}/files.zip",
         "recipe": recipe_rows(view), "clone": clone, "clone_refused": clone_refused,
-        "login_to_clone": login_to(link, clone=True),
+        "clone_press": clone_press,
     }
 
 
 # --- responses ---------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class PageBytes:
-    """A rendered page, cut where the nonce goes (``NONCE_PLACEHOLDER``), and its ETag."""
-
-    pieces: tuple[bytes, ...]
-    etag: str
-
-    @classmethod
-    def of(cls, html: str) -> PageBytes:
-        body = html.encode()
-        return cls(pieces=tuple(body.split(NONCE_PLACEHOLDER.encode())),
-                   etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"')
-
-    def with_nonce(self, nonce: str) -> bytes:
-        return nonce.encode().join(self.pieces)
-
-
-def render_anonymous(request: Request, context: Mapping[str, Any]) -> PageBytes:
-    """The page as every anonymous viewer gets it, with the nonce placeholder."""
-    state = request.scope.setdefault("state", {})
-    nonce = state.get("csp_nonce")
-    state["csp_nonce"] = NONCE_PLACEHOLDER
-    try:
-        return PageBytes.of(render_html(request, "share.html", **context))
-    finally:
-        state["csp_nonce"] = nonce
-
-
-def etag_matches(sent: str | None, etag: str) -> bool:
-    """Whether an If-None-Match header value names ``etag`` (weak or strong, or "*")."""
-    if not sent:
-        return False
-    tags = {t.strip().removeprefix("W/") for t in sent.split(",")}
-    return etag in tags or "*" in tags
-
-
-def is_cacheable(share: Share) -> bool:
-    """Browsers may keep (and revalidate) the page of a public, password-less share."""
-    return share.is_public and not share.has_password
-
-
-def page_key(ctx: AppContext, share: Share) -> tuple[Any, ...]:
-    """What an anonymous viewer's page of a snapshot depends on."""
-    offer = viewing.clone_offered_after_login(share, now=ctx.now())
-    return (share.id, share.share_id, share.content_version, offer)
-
 
 async def anonymous_page(request: Request, ctx: AppContext, admission: Admission) -> Response:
     """For a snapshot, cached bytes; 304 when the browser has them (``ShareFastPath`` serves
@@ -210,33 +185,44 @@ async def anonymous_page(request: Request, ctx: AppContext, admission: Admission
     if page is None:
         view = await viewing.view_admitted(ctx, admission, viewer=None)
         page = render_anonymous(request, page_context(
-            view, clone="login" if offer else None, clone_refused=False))
+            view, clone="login" if offer else None,
+            clone_press=grants.clone_press(ctx, share) if offer else None))
         if not share.live:
             ctx.share_page_cache.put(key, page)
+    response: Response
     if not is_cacheable(share):
-        return Response(_with_nonce(request, page), media_type="text/html; charset=utf-8",
-                        headers=NO_STORE)
-    headers = {"Cache-Control": "no-cache", "ETag": page.etag, "Vary": "Cookie"}
-    if etag_matches(request.headers.get("if-none-match"), page.etag):
-        return Response(status_code=304, headers=headers)
-    return Response(_with_nonce(request, page), media_type="text/html; charset=utf-8",
-                    headers=headers)
-
-
-def _with_nonce(request: Request, page: PageBytes) -> bytes:
-    return page.with_nonce(str(request.scope.get("state", {}).get("csp_nonce", "")))
+        response = Response(with_nonce(request, page), media_type="text/html; charset=utf-8",
+                            headers=NO_STORE)
+    elif etag_matches(request.headers.get("if-none-match"), page.etag):
+        response = Response(status_code=304, headers=cached_headers(page))
+    else:
+        response = Response(with_nonce(request, page), media_type="text/html; charset=utf-8",
+                            headers=cached_headers(page))
+    hand_out(response, request, ctx.settings, share.share_id, admission.grant)
+    return response
 
 
 async def signed_in_page(
     request: Request, ctx: AppContext, admission: Admission, principal: Any
 ) -> Response:
     """A logged-in viewer's (or the owner's) page: their name, the recipe, the clone form.
-    Never stored by the browser (it holds the session's CSRF token)."""
+    Never stored by the browser (it holds the session's CSRF token). Coming back from logging
+    in to clone (a valid clone intent), the clone form is asked as a question, once."""
     view = await viewing.view_admitted(ctx, admission, viewer=principal.user)
-    wants_clone = request.query_params.get("clone") == "1"
-    context = page_context(view, clone="form" if view.can_clone else None,
-                           clone_refused=wants_clone and not view.can_clone)
-    return render(request, "share.html", headers=NO_STORE, **context)
+    intent = request.cookies.get(INTENT_COOKIE)
+    intended = cloning.clone_intended(ctx, admission.share, intent)
+    clone = ("confirm" if intended else "form") if view.can_clone else None
+    response = render(request, "share.html", headers=NO_STORE,
+                      **page_context(view, clone=clone,
+                                     clone_refused=intended and not view.can_clone))
+    if intent is not None:
+        forget_intent(response, admission.share.share_id)
+    hand_out(response, request, ctx.settings, admission.share.share_id, admission.grant)
+    return response
+
+
+def forget_intent(response: Response, link: str) -> None:
+    response.delete_cookie(INTENT_COOKIE, path=share_path(link))
 
 
 def password_page(
@@ -283,10 +269,12 @@ async def share_page(
     """The shared chat, for whoever may see it (spends a view unless you are the owner)."""
     try:
         if is_preview(request):
-            return preview_card(request, share_id, await viewing.preview_title(ctx, share_id))
+            return preview_card(request, share_id, await viewing.preview_title(
+                ctx, share_id, client=client_key(request)))
         viewer = principal.user if principal else None
         admission = await viewing.admit(ctx, share_id, viewer=viewer,
-                                        unlock=unlock_from(request, share_id))
+                                        unlock=unlock_from(request, share_id),
+                                        client=client_key(request))
     except SalonError as exc:
         return refusal_page(request, share_id, exc)
     if principal is None:
@@ -302,7 +290,8 @@ async def share_page_head(
     try:
         admission = await viewing.admit(ctx, share_id,
                                         viewer=principal.user if principal else None,
-                                        unlock=unlock_from(request, share_id), count=False)
+                                        unlock=unlock_from(request, share_id), count=False,
+                                        client=client_key(request))
     except SalonError as exc:
         refused = refusal_page(request, share_id, exc)
         return Response(status_code=refused.status_code, headers=_head_headers(refused))
@@ -346,21 +335,40 @@ async def unlock_submit(
 @router.post("/s/{share_id}/clone")
 async def clone_submit(
     share_id: str, request: Request, ctx: Ctx, principal: OptionalPrincipal,
-    csrf_token: FormText = "",
+    csrf_token: FormText = "", press: FormText = "",
 ) -> Response:
-    """"Clone chat": copy the share into a new chat of the viewer's and open it. Anonymous
-    viewers log in first and come back with ``?clone=1`` (the page then sends this form)."""
+    """"Clone chat": copy the share into a new chat of the viewer's and open it (a clone, and
+    a view unless the viewer holds this view's grant). An anonymous viewer's press (same
+    origin, the page's ``press`` token) is remembered in a clone intent cookie while they log
+    in; nothing else is."""
     if principal is None:
-        response: Response = redirect(login_to(share_id, clone=True))
-        response.headers.update(NO_STORE)
-        return response
+        return await _press_clone(request, ctx, share_id, press)
     try:
         form_principal(request, principal, csrf_token)
-        conv = await viewing.clone_share(ctx, principal.user, share_id,
-                                         unlock=unlock_from(request, share_id))
+        conv = await cloning.clone_share(ctx, principal.user, share_id,
+                                         unlock=unlock_from(request, share_id),
+                                         grant=grant_from(request), client=client_key(request))
     except SalonError as exc:
         return refusal_page(request, share_id, exc)
-    return redirect(f"/c/{quote(conv.id, safe='')}")
+    response = redirect(f"/c/{quote(conv.id, safe='')}")
+    forget_intent(response, share_id)
+    return response
+
+
+async def _press_clone(request: Request, ctx: AppContext, share_id: str, press: str) -> Response:
+    try:
+        check_same_origin(request)
+        share, intent = await cloning.press_clone(
+            ctx, share_id, press, unlock=unlock_from(request, share_id),
+            grant=grant_from(request), client=client_key(request))
+    except SalonError as exc:
+        return refusal_page(request, share_id, exc)
+    response = redirect(login_to(share.share_id))
+    response.headers.update(NO_STORE)
+    response.set_cookie(INTENT_COOKIE, intent, max_age=int(grants.INTENT_TTL.total_seconds()),
+                        httponly=True, samesite="lax", secure=is_secure(request, ctx.settings),
+                        path=share_path(share.share_id))
+    return response
 
 
 def _legacy_redirect(share_id: str, request: Request) -> Response:
