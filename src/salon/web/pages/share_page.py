@@ -63,12 +63,14 @@ from salon.web.pages.share_cache import (
     with_nonce,
 )
 from salon.web.share_grants import grant_from, hand_out
+from salon.web.single_flight import SingleFlight
 
 router = APIRouter()
 
 GENERIC_TITLE = "Shared chat on Salon"
 INTENT_COOKIE = "salon_clone_intent"
 NO_STORE = {"Cache-Control": "no-store", "Vary": "Cookie"}
+RENDERS: SingleFlight[tuple[Any, ...], PageBytes] = SingleFlight()
 PREVIEW_AGENTS = re.compile(
     r"facebookexternalhit|facebot|twitterbot|slackbot|slack-imgproxy|discordbot|telegrambot"
     r"|whatsapp|linkedinbot|skypeuripreview|iframely|embedly|redditbot|mastodon|pleroma"
@@ -181,14 +183,20 @@ async def anonymous_page(request: Request, ctx: AppContext, admission: Admission
     share = admission.share
     key = page_key(ctx, share)
     offer = key[-1]
-    page: PageBytes | None = None if share.live else ctx.share_page_cache.get(key)
-    if page is None:
+
+    async def render_page() -> PageBytes:
         view = await viewing.view_admitted(ctx, admission, viewer=None)
         page = render_anonymous(request, page_context(
             view, clone="login" if offer else None,
             clone_press=grants.clone_press(ctx, share) if offer else None))
         if not share.live:
             ctx.share_page_cache.put(key, page)
+        return page
+
+    page: PageBytes | None = None if share.live else ctx.share_page_cache.get(key)
+    if page is None:
+        # Viewers opening a new link at once wait for one render, not one each.
+        page = await (render_page() if share.live else RENDERS.run(key, render_page))
     response: Response
     if not is_cacheable(share):
         response = Response(with_nonce(request, page), media_type="text/html; charset=utf-8",
