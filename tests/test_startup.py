@@ -1,7 +1,9 @@
 """Start-up loads what serving needs and nothing more: the libraries behind exports, imports,
 QR codes, formulas, migrations, Redis and the embedded model are imported by the first use of
-their feature (``bench/startup.py`` measures the time and memory that saves). Checked in a
-fresh interpreter that imports what ``salon serve`` imports and starts the app."""
+their feature, the HTTP client only for the OpenAI-compatible model or community sharing, rich
+only by the commands that draw tables and progress bars, and PostgreSQL's dialect only on
+PostgreSQL (``bench/startup.py`` measures the time and memory that saves). Checked in a fresh
+interpreter that imports what ``salon serve`` imports and starts the app."""
 
 from __future__ import annotations
 
@@ -10,14 +12,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.test_cli import salon_env
 
 LAZY = ("pyarrow", "fpdf", "PIL", "ijson", "plotly", "segno", "latex2mathml", "alembic",
-        "redis", "llama_cpp")
+        "redis", "llama_cpp", "httpx", "rich")
 
 START = """
 import asyncio, json, sys
 import salon.cli
+import uvicorn
 from salon.app import create_app
 from salon.config import Settings
 
@@ -32,12 +37,17 @@ print(json.dumps(sorted(name for name in sys.argv[1:] if name in sys.modules)))
 """
 
 
-def test_serving_leaves_feature_libraries_unloaded(tmp_path: Path, database_url: str) -> None:
-    """The database is at head (no migration to run) and the embedded model is chosen but
-    not asked: neither alembic nor llama.cpp may load."""
+@pytest.mark.parametrize("provider", ["local", "none"])
+def test_serving_leaves_feature_libraries_unloaded(
+    tmp_path: Path, database_url: str, provider: str
+) -> None:
+    """The database is at head (no migration to run) and the embedded model, when chosen, is
+    not asked: neither alembic nor llama.cpp may load, nor httpx (no model server to call)."""
     env = salon_env(tmp_path / "data", SALON_ENV="test", SALON_DATABASE_URL=database_url,
-                    SALON_LLM_PROVIDER="local")
-    result = subprocess.run([sys.executable, "-c", START, *LAZY], env=env, capture_output=True,
+                    SALON_LLM_PROVIDER=provider)
+    lazy = LAZY + (("sqlalchemy.dialects.postgresql",) if database_url.startswith("sqlite")
+                   else ())
+    result = subprocess.run([sys.executable, "-c", START, *lazy], env=env, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.splitlines()[-1]) == []

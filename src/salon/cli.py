@@ -22,10 +22,6 @@ from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
 import sqlalchemy as sa
 import typer
 from pydantic import AliasChoices, ValidationError
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from salon import __version__
@@ -259,6 +255,10 @@ def user_list() -> None:
     if not users:
         typer.echo("No accounts yet. Create one with: salon user create --email ... --name ...")
         return
+    from rich.console import Console  # rich loads only for the commands that draw with it
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table("Email", "Name", "Role", "Created (UTC)", "ID")
     table.columns[0].no_wrap = True
     table.columns[2].no_wrap = True
@@ -420,6 +420,9 @@ async def _export_all(settings: Settings, *, email: str, fmt: str, out: BinaryIO
     try:
         user = await _account(ctx, email)
         ids = await archive.chat_ids(ctx, user)
+        from rich.console import Console
+        from rich.progress import Progress
+
         with Progress(transient=True, console=Console(stderr=True),
                       disable=not sys.stderr.isatty()) as bar:
             task = bar.add_task("Exporting", total=len(ids))
@@ -533,6 +536,9 @@ def _import_progress(size: int) -> Iterator[Callable[[int], None] | None]:
     if size < PROGRESS_FROM_BYTES or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
     columns = (TextColumn("Importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
     with Progress(*columns, console=Console(stderr=True), transient=True) as progress:
         task = progress.add_task("import", total=size)

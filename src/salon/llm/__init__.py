@@ -10,7 +10,6 @@ from typing import Literal
 from salon.config import Settings
 from salon.llm.base import Provider
 from salon.llm.local import LocalProvider, is_local_model_available
-from salon.llm.openai import OpenAIProvider
 from salon.llm.unconfigured import UnconfiguredProvider
 
 __all__ = ["create_provider"]
@@ -26,6 +25,8 @@ def create_provider(settings: Settings) -> Provider:
     if choice == "auto":
         choice = _auto_choice(settings)
     if choice == "openai":
+        from salon.llm.openai import OpenAIProvider  # httpx loads only for this provider
+
         return OpenAIProvider(settings)
     if choice == "local":
         return LocalProvider(settings)

@@ -12,9 +12,8 @@ words; its address and token never reach a viewer.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-import httpx
 
 from salon.domain import salon_json
 from salon.domain.errors import Forbidden, Gone, InvalidInput, NotFound, RateLimited, Unavailable
@@ -23,6 +22,9 @@ from salon.domain.users import User
 from salon.services import exporting, importing
 from salon.services.context import AppContext
 from salon.services.shares import get_own_share, require_can_share, share_or_restore
+
+if TYPE_CHECKING:
+    import httpx
 
 PUBLISH_PATH = "/api/v1/community/chats"
 PUBLISH_TIMEOUT = 30.0
@@ -54,6 +56,8 @@ async def publish(ctx: AppContext, user: User, chat_id: str) -> str:
     await require_can_share(ctx, user)
     _, document = await exporting.export_conversation(ctx, user, chat_id)
     await _limit(ctx, f"community-publish:{user.id}", PUBLISHES_PER_HOUR)
+    import httpx  # the HTTP client loads only on a server that publishes
+
     hub = settings.community_url.rstrip("/")
     try:
         async with httpx.AsyncClient(timeout=PUBLISH_TIMEOUT, follow_redirects=False) as http:
