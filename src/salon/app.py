@@ -118,7 +118,8 @@ def _include_routers(app: FastAPI) -> None:
     app.include_router(chat_imports.router)
     app.include_router(chats.router)
     app.include_router(files.router)
-    app.include_router(pages.router)
+    for router in pages.ROUTERS:
+        app.include_router(router, include_in_schema=False)
     app.include_router(vendor.router)
 
     @app.get("/healthz", tags=["meta"])

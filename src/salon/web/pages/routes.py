@@ -14,6 +14,9 @@ from salon.web.pages import (
     shared_dashboard,
 )
 
-router = APIRouter(include_in_schema=False)
-for _module in (auth, chat, settings, admin, shared_dashboard, share_live, share_page):
-    router.include_router(_module.router)
+# The app includes each of these itself, outside its API schema. Not one router of routers:
+# FastAPI builds a route again for every level of inclusion (some 25 ms more per start).
+ROUTERS: tuple[APIRouter, ...] = tuple(
+    module.router
+    for module in (auth, chat, settings, admin, shared_dashboard, share_live, share_page)
+)
