@@ -3,10 +3,12 @@ QR codes, formulas, migrations, Redis and the embedded model are imported by the
 their feature, the HTTP client only for the OpenAI-compatible model or community sharing, rich
 only by the commands that draw tables and progress bars, and PostgreSQL's dialect only on
 PostgreSQL (``bench/startup.py`` measures the time and memory that saves). Checked in a fresh
-interpreter that imports what ``salon serve`` imports and starts the app."""
+interpreter that imports what ``salon serve`` imports and starts the app. The garbage collector
+is paused while the command line and the app load, and runs again once the app has started."""
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
@@ -20,7 +22,8 @@ LAZY = ("pyarrow", "fpdf", "PIL", "ijson", "plotly", "segno", "latex2mathml", "a
         "redis", "llama_cpp", "httpx", "rich")
 
 START = """
-import asyncio, json, sys
+import asyncio, gc, json, sys
+gc.disable()  # as salon serve does while it loads
 import salon.cli
 import uvicorn
 from salon.app import create_app
@@ -30,10 +33,11 @@ app = create_app(Settings(), freeze_startup_objects=True)
 
 async def start_and_stop():
     async with app.router.lifespan_context(app):
-        pass
+        return gc.isenabled()
 
-asyncio.run(start_and_stop())
-print(json.dumps(sorted(name for name in sys.argv[1:] if name in sys.modules)))
+collecting = asyncio.run(start_and_stop())
+print(json.dumps({"loaded": sorted(name for name in sys.argv[1:] if name in sys.modules),
+                  "collecting": collecting}))
 """
 
 
@@ -42,7 +46,8 @@ def test_serving_leaves_feature_libraries_unloaded(
     tmp_path: Path, database_url: str, provider: str
 ) -> None:
     """The database is at head (no migration to run) and the embedded model, when chosen, is
-    not asked: neither alembic nor llama.cpp may load, nor httpx (no model server to call)."""
+    not asked: neither alembic nor llama.cpp may load, nor httpx (no model server to call).
+    The started app has the collector running again."""
     env = salon_env(tmp_path / "data", SALON_ENV="test", SALON_DATABASE_URL=database_url,
                     SALON_LLM_PROVIDER=provider)
     lazy = LAZY + (("sqlalchemy.dialects.postgresql",) if database_url.startswith("sqlite")
@@ -50,4 +55,18 @@ def test_serving_leaves_feature_libraries_unloaded(
     result = subprocess.run([sys.executable, "-c", START, *lazy], env=env, capture_output=True,
                             text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout.splitlines()[-1]) == []
+    assert json.loads(result.stdout.splitlines()[-1]) == {"loaded": [], "collecting": True}
+
+
+def test_commands_run_with_the_collector_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``salon`` pauses the collector only while the command line loads."""
+    import salon.cli
+    from salon import __main__ as entry
+
+    seen: list[bool] = []
+    monkeypatch.setattr(salon.cli, "main", lambda: seen.append(gc.isenabled()))
+    try:
+        entry.main()
+    finally:
+        gc.unfreeze()
+    assert seen == [True]

@@ -52,11 +52,11 @@ def create_app(
         if freeze_startup_objects:
             # Everything built at start-up lives as long as the process: the collector stops
             # scanning it, so collections under load stay short (they were latency spikes).
-            # Only the young generations are collected first: a full collection adds ~90 ms
-            # to every start and finds nothing on a restart (after a first start's migration,
-            # some 160 KB of alembic's cycles, which are then kept).
-            gc.collect(1)
+            # ``salon serve`` pauses the collector while the app loads; it runs again from
+            # here. Nothing is collected first: start-up leaves under a thousand garbage
+            # objects, and after the pause even a young collection would scan all it made.
             gc.freeze()
+            gc.enable()
         await ctx.live.start()
         # On SIGTERM this worker's live viewers are sent to reconnect (to a worker that stays)
         # at once, while answers being written get SALON_SHUTDOWN_GRACE_SECONDS to finish.

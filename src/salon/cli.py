@@ -9,6 +9,7 @@ problems, 1 for everything else.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import sys
@@ -77,7 +78,8 @@ class Role(StrEnum):
 
 
 def main() -> None:
-    """The ``salon`` console script."""
+    """Run the command ``sys.argv`` names (``salon`` and ``python -m salon`` come here through
+    ``salon.__main__``)."""
     try:
         app()
     except CliError as exc:
@@ -377,6 +379,11 @@ def serve(
     typer.echo(f"Salon {__version__} serving on {display_url(settings.host, settings.port)} "
                f"(database {database} at revision {revision}; model: {model}; "
                f"{workers} worker{'s' if workers > 1 else ''})")
+    if workers == 1:
+        # Loading the web stack and building the app make objects that live as long as the
+        # server and almost no garbage: collections would only rescan them. The app freezes
+        # them and resumes the collector once started (``freeze_startup_objects``).
+        gc.disable()
     import uvicorn  # the web stack loads only for this command
 
     from salon.app import create_app
