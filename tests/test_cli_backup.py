@@ -138,14 +138,19 @@ def test_a_backup_taken_while_serving_restores_into_a_working_salon(
         server.stop()
 
 
-def test_restore_never_overwrites_without_force(tmp_path: Path, model: FakeOpenAIServer) -> None:
+def backed_up_salon(tmp_path: Path, model: FakeOpenAIServer) -> Path:
+    """A Salon with a chat and a file, stopped and backed up; the backup folder."""
     live = start(tmp_path / "live", model)
     try:
         a_chat_with_a_file(live.url)[0].close()
     finally:
         live.stop()
     assert salon(tmp_path / "live", "backup", str(tmp_path / "out")).returncode == 0
-    folder = backup_folder(tmp_path / "out")
+    return backup_folder(tmp_path / "out")
+
+
+def test_restore_never_overwrites_without_force(tmp_path: Path, model: FakeOpenAIServer) -> None:
+    folder = backed_up_salon(tmp_path, model)
     other = tmp_path / "other"
     assert salon(other, "db", "upgrade").returncode == 0
     assert_clean_failure(salon(other, "restore", str(folder)), says="pass --force")
@@ -163,13 +168,7 @@ def test_restore_never_overwrites_without_force(tmp_path: Path, model: FakeOpenA
 def test_a_wrong_or_damaged_backup_is_refused_clearly(
     tmp_path: Path, model: FakeOpenAIServer, prepare: str, says: str
 ) -> None:
-    live = start(tmp_path / "live", model)
-    try:
-        a_chat_with_a_file(live.url)[0].close()
-    finally:
-        live.stop()
-    assert salon(tmp_path / "live", "backup", str(tmp_path / "out")).returncode == 0
-    folder = backup_folder(tmp_path / "out")
+    folder = backed_up_salon(tmp_path, model)
     if prepare == "nothing":
         folder = tmp_path / "live"
     elif prepare == "newer":

@@ -40,6 +40,29 @@ def start(data_dir: Path, model: FakeOpenAIServer) -> tuple[str, subprocess.Pope
     return url, proc
 
 
+async def sign_up(http: httpx.AsyncClient) -> None:
+    r = await http.post("/api/v1/auths/signup", json={
+        "name": "Ada", "email": "ada@example.com", "password": "long enough pw"})
+    http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+
+
+def last_message_after_restart(data_dir: Path, model: FakeOpenAIServer,
+                               chat_id: str) -> dict[str, Any]:
+    """Start Salon again on ``data_dir``; the chat's last message as its history shows it."""
+    url, proc = start(data_dir, model)
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+            r = http.post("/api/v1/auths/signin",
+                          json={"email": "ada@example.com", "password": "long enough pw"})
+            http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+            history = http.get("/api/chat/history", params={"conversation_id": chat_id}).json()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    last: dict[str, Any] = history["response"]["chat"][-1]
+    return last
+
+
 async def sse_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
     """Every event (kind, data) until the stream ends."""
     events, kind = [], "message"
@@ -55,9 +78,7 @@ async def stop_while_answering(url: str, proc: subprocess.Popen[str]) -> dict[st
     """A live share watched by a viewer; a second answer is being written when the server is
     told to stop. Returns what the viewer and the chat saw, and when."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        r = await http.post("/api/v1/auths/signup", json={
-            "name": "Ada", "email": "ada@example.com", "password": "long enough pw"})
-        http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+        await sign_up(http)
         first = (await http.post("/api/chat", json={"q": "first", "stream": False})).json()
         chat_id = first["conversationId"]
         link = (await http.post(f"/api/v1/chats/{chat_id}/share", json={"live": True})).json()
@@ -101,18 +122,7 @@ def test_sigterm_sends_viewers_away_and_stores_the_interrupted_answer(
     assert end["type"] == "end_response" and end["data"]["status"] == "interrupted"
     assert any(e["type"] == "status" and "restarting" in e["data"] for e in seen["chat"])
     assert seen["viewer_after"] < seen["chat_after"]  # viewers were sent away first
-    url, proc = start(tmp_path / "data", model)
-    try:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            r = http.post("/api/v1/auths/signin",
-                          json={"email": "ada@example.com", "password": "long enough pw"})
-            http.headers["Authorization"] = f"Bearer {r.json()['token']}"
-            history = http.get("/api/chat/history",
-                               params={"conversation_id": seen["chat_id"]}).json()
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
-    answer = history["response"]["chat"][-1]
+    answer = last_message_after_restart(tmp_path / "data", model, seen["chat_id"])
     assert answer["status"] == "interrupted"
     assert answer["message"].startswith("Echo: second")
 
@@ -121,9 +131,7 @@ async def kill_while_answering(url: str, proc: subprocess.Popen[str]) -> str:
     """An answer being written for more than a second when the server is killed (SIGKILL):
     returns its chat's id."""
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        r = await http.post("/api/v1/auths/signup", json={
-            "name": "Ada", "email": "ada@example.com", "password": "long enough pw"})
-        http.headers["Authorization"] = f"Bearer {r.json()['token']}"
+        await sign_up(http)
         chat_id, words = "", 0
         with pytest.raises(httpx.TransportError):
             async with http.stream("POST", "/api/chat", json={"q": "keep me"}) as chatting:
@@ -148,17 +156,7 @@ def test_an_answer_cut_by_kill_9_is_stored_as_interrupted_at_the_next_start(
     finally:
         proc.kill()
         proc.communicate(timeout=20)
-    url, proc = start(tmp_path / "data", model)
-    try:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            r = http.post("/api/v1/auths/signin",
-                          json={"email": "ada@example.com", "password": "long enough pw"})
-            http.headers["Authorization"] = f"Bearer {r.json()['token']}"
-            history = http.get("/api/chat/history", params={"conversation_id": chat_id}).json()
-    finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
-    answer = history["response"]["chat"][-1]
+    answer = last_message_after_restart(tmp_path / "data", model, chat_id)
     assert answer["by"] == "khoj" and answer["status"] == "interrupted"
     assert answer["message"].startswith("Echo: keep me")  # what was written before the kill
     assert not list((tmp_path / "data" / "answers").glob("*.json"))
