@@ -96,6 +96,7 @@ async def test_a_viewer_on_one_worker_sees_what_is_written_through_the_other(
                 viewer.stream("GET", f"/s/{link}/events") as response:
             assert response.status_code == 200
             stream = Stream(response)
+            await stream.subscribed()
             asking = asyncio.create_task(owner.post("/api/chat", json={
                 "q": "through worker one", "stream": False, "conversation_id": chat_id}))
             question = (await stream.until("turn"))[-1]

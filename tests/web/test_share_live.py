@@ -62,6 +62,13 @@ class Stream:
             elif field == "data":
                 data = value
 
+    async def subscribed(self) -> None:
+        """Wait for the stream's first line (``retry:``), which the server sends once the
+        viewer is subscribed: events published from then on reach it. (The response's headers
+        come before that, so a test that acts on them alone races the subscription.)"""
+        line = await asyncio.wait_for(anext(self._lines), WAIT)
+        assert line.startswith("retry:"), line
+
     async def until(self, kind: str) -> list[SseEvent]:
         """Events up to and including the first of ``kind``."""
         seen = []
@@ -111,7 +118,9 @@ async def watching(base: str, link: str, **headers: str) -> AsyncIterator[Stream
             http.stream("GET", f"/s/{link}/events", headers=headers) as response:
         assert response.status_code == 200, await response.aread()
         assert response.headers["content-type"].startswith("text/event-stream")
-        yield Stream(response)
+        stream = Stream(response)
+        await stream.subscribed()
+        yield stream
 
 
 async def live_chat(owner: Owner, **options: Any) -> tuple[str, str]:
