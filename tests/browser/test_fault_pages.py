@@ -14,15 +14,14 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import SalonServer, sign_up
 from tests.browser.test_share_page import OpenPage, api, share
-from tests.fakes.tcp_proxy import TcpProxy
+from tests.fakes.tcp_proxy import TcpProxy, proxy_in_front_of
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture
 def proxy(pg_database: str) -> Iterator[TcpProxy]:
-    url = sa.make_url(pg_database)
-    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as running:
+    with proxy_in_front_of(pg_database) as running:
         yield running
 
 

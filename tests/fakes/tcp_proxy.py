@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal, TypeVar
+
+import sqlalchemy as sa
 
 State = Literal["up", "down", "stall"]
 T = TypeVar("T")
@@ -112,3 +115,12 @@ class TcpProxy:
             await self._flowing.wait()  # a stall holds the bytes here
             writer.write(data)
             await writer.drain()
+
+
+@contextmanager
+def proxy_in_front_of(database_url: str) -> Iterator[TcpProxy]:
+    """A running proxy in front of the server a database URL names (PostgreSQL's port by
+    default)."""
+    url = sa.make_url(database_url)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as running:
+        yield running

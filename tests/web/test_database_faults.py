@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from salon.config import Settings
 from tests.conftest import _truncate
-from tests.fakes.tcp_proxy import TcpProxy
+from tests.fakes.tcp_proxy import TcpProxy, proxy_in_front_of
 from tests.web.test_live_server import serve, sign_up
 
 # Hang guard only: a request that waited for the database would never come back.
@@ -25,8 +25,7 @@ CLIENT_TIMEOUT = 30
 
 @pytest.fixture
 def proxy(pg_database: str) -> Iterator[TcpProxy]:
-    url = sa.make_url(pg_database)
-    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as running:
+    with proxy_in_front_of(pg_database) as running:
         yield running
 
 
