@@ -23,7 +23,14 @@ The path prefix before ``/v1`` picks the behaviour, so one server serves every m
 ``/malformed/v1``   200 ``text/event-stream`` whose one event is ``data: {not json``
 ``/truncated/v1``   two text chunks, then the body ends: no finish_reason, no ``[DONE]``
 ``/no-models/v1``   like ``/v1`` but ``GET /models`` lists no model
+``/gated/v1``       like ``/v1``, but the answer waits for a release before its first word
+                    and again before it finishes (its first word comes late, or at once
+                    when released beforehand)
 ==================  ====================================================================
+
+``POST /release`` lets one wait of a ``/gated/v1`` answer go on, now or (no answer waiting)
+the next one (``FakeOpenAIServer.release()`` in the tests' own process). A wait also ends
+when the client leaves, the server stops or ``HANG_SECONDS`` pass.
 
 ``GET <prefix>/v1/models`` lists ``fake-model`` (the fail and hang modes behave as for chat).
 Non-streaming requests (``"stream": false``) get a ``chat.completion`` JSON object.
@@ -51,7 +58,8 @@ from starlette.routing import Route
 
 MODEL_ID = "fake-model"
 MODES = frozenset(
-    {"", "slow", "thinking", "fail-401", "fail-500", "hang", "malformed", "truncated", "no-models"}
+    {"", "slow", "thinking", "fail-401", "fail-500", "hang", "malformed", "truncated", "no-models",
+     "gated"}
 )
 THOUGHT = "Thinking about it."
 SLOW_MIN_WORDS = 30
@@ -70,6 +78,7 @@ class FakeOpenAIServer:
         self.requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
         self._stopping = threading.Event()
+        self._releases = threading.Semaphore(0)
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
@@ -83,6 +92,14 @@ class FakeOpenAIServer:
 
     def is_stopping(self) -> bool:
         return self._stopping.is_set()
+
+    def release(self) -> None:
+        """Let one wait of a gated answer go on (see the module's docstring)."""
+        self._releases.release()
+
+    def take_release(self) -> bool:
+        """Use up one release if there is one."""
+        return self._releases.acquire(blocking=False)
 
     def record(self, body: dict[str, Any], headers: dict[str, str]) -> None:
         self.requests.append(body)
@@ -167,8 +184,13 @@ def create_app(server: FakeOpenAIServer) -> Starlette:
         listed = [] if mode == "no-models" else [_model_entry()]
         return JSONResponse({"object": "list", "data": listed})
 
+    async def release(request: Request) -> Response:
+        server.release()
+        return JSONResponse({"released": 1})
+
     return Starlette(
         routes=[
+            Route("/release", release, methods=["POST"]),
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/{mode}/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
@@ -190,6 +212,9 @@ async def _chat_response(
         return JSONResponse(answer.completion())
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     events = answer.truncated_events() if mode == "truncated" else answer.events(include_usage)
+    if mode == "gated":  # after the role: before the first word, and before the finish
+        waits = {1, 1 + len(answer.words)}
+        return StreamingResponse(_gated(events, waits, server), media_type="text/event-stream")
     delay = SLOW_DELAY_SECONDS if mode == "slow" else 0.0
     return StreamingResponse(_paced(events, delay), media_type="text/event-stream")
 
@@ -341,6 +366,21 @@ async def _paced(events: Iterator[str], delay: float) -> AsyncIterator[str]:
     for index, event in enumerate(events):
         if index and delay:
             await asyncio.sleep(delay)
+        yield event
+
+
+async def _gated(
+    events: Iterator[str], waits: set[int], server: FakeOpenAIServer
+) -> AsyncIterator[str]:
+    """``events``, waiting for a release before each event whose index is in ``waits``
+    (a client that leaves cancels the response, so the wait with it)."""
+    for index, event in enumerate(events):
+        if index in waits:
+            deadline = time.monotonic() + HANG_SECONDS
+            while not server.take_release() and not server.is_stopping():
+                if time.monotonic() > deadline:
+                    return
+                await asyncio.sleep(0.02)
         yield event
 
 
