@@ -2,6 +2,8 @@
 // - an answer being written appears word by word (as plain text);
 // - when a message is stored, the page fetches it rendered (/s/{id}/messages?after=N) and
 //   replaces the words with it; the files list and the title follow too;
+// - whatever the order in which the stored question, that fetch's answer and the first words
+//   arrive, no word is lost or shown twice (see settle);
 // - when the link ends (revoked, expired, rotated, made private, new password, deleted) the
 //   stream says why and the page shows it; a viewer who fell behind is asked to reload.
 // The browser reconnects by itself after a network hiccup, sending the last event's id, so
@@ -19,7 +21,8 @@ const base = `/s/${encodeURIComponent(link)}`;
 let count = Number(messages.dataset.count) || 0;
 let fetching = null;
 let again = false;
-let streaming = null; // the article showing the answer being written
+// The turns whose stored answer is shown: their words still on the way are dropped.
+const ended = new Set();
 
 function say(text, { error = false } = {}) {
   notice.textContent = text;
@@ -32,11 +35,17 @@ function setTitle(text) {
   title.textContent = text;
 }
 
+/** The articles showing answers being written, oldest first (after the stored messages). */
+function streams() {
+  return [...messages.querySelectorAll(".message-streaming")];
+}
+
 /** Show a piece of the answer being written (plain text, never HTML). */
 function addToken(data) {
-  if (typeof data.text !== "string") return;
-  if (!streaming || streaming.dataset.turn !== data.turn_id) {
-    streaming?.remove();
+  if (typeof data.text !== "string" || typeof data.turn_id !== "string") return;
+  if (ended.has(data.turn_id)) return;
+  let streaming = streams().find((article) => article.dataset.turn === data.turn_id);
+  if (!streaming) {
     streaming = document.createElement("article");
     streaming.className = "message message-assistant message-streaming";
     streaming.dataset.turn = data.turn_id;
@@ -49,7 +58,40 @@ function addToken(data) {
     messages.querySelector(".share-empty")?.remove();
     messages.append(streaming);
   }
+  delete streaming.dataset.stored; // more words: the turn event since was another turn's
   streaming.querySelector(".streaming-text").textContent += data.text;
+}
+
+/** A turn event came: an answer being written whose words came before it is now stored
+ * (one answer is written at a time), so the next fetch will bring it or it is shown. */
+function markStored() {
+  for (const streaming of streams()) streaming.dataset.stored = "true";
+}
+
+/**
+ * Show ``fresh`` (the messages stored since the last fetch) and end the streams whose answer
+ * it shows. ``announced``: the streams whose stored answer a turn event announced before
+ * this fetch began, so that answer is among ``fresh`` or already shown (unless more words
+ * came since: that event was another turn's). Events and fetches land in any order, so:
+ * - fresh messages go before the answers still being written, whose words stay;
+ * - a stream ends when its answer is stored by this fetch: an announced one, or, for each
+ *   further answer among ``fresh``, the oldest stream left (the fetch outran the events);
+ *   its words still on the way are then dropped.
+ */
+function settle(fresh, announced) {
+  const stored = announced.filter((streaming) => streaming.dataset.stored);
+  const answers = fresh.filter((node) => node.classList.contains("message-assistant")).length;
+  const writing = streams().filter((streaming) => !stored.includes(streaming));
+  const done = [...stored, ...writing.slice(0, Math.max(0, answers - stored.length))];
+  for (const streaming of done) {
+    ended.add(streaming.dataset.turn);
+    streaming.remove();
+  }
+  if (!fresh.length) return;
+  messages.querySelector(".share-empty")?.remove();
+  const next = streams()[0];
+  if (next) next.before(...fresh);
+  else messages.append(...fresh);
 }
 
 /** Fetch the messages stored since the last fetch (one fetch at a time; repeat if asked). */
@@ -61,18 +103,14 @@ async function refresh() {
   fetching = (async () => {
     do {
       again = false;
+      const announced = streams().filter((streaming) => streaming.dataset.stored);
       const response = await fetch(`${base}/messages?after=${count}`, {
         credentials: "same-origin", headers: { Accept: "application/json" },
       });
       if (!response.ok) return;
       const body = await response.json();
       const fresh = new DOMParser().parseFromString(body.messages, "text/html").body;
-      if (fresh.children.length) {
-        streaming?.remove();
-        streaming = null;
-        messages.querySelector(".share-empty")?.remove();
-        messages.append(...[...fresh.children].map((node) => document.importNode(node, true)));
-      }
+      settle([...fresh.children].map((node) => document.importNode(node, true)), announced);
       count = body.count;
       messages.dataset.count = String(count);
       const files = new DOMParser().parseFromString(body.files, "text/html").body;
@@ -99,6 +137,7 @@ function listen() {
   source.addEventListener("token", (event) => addToken(data(event)));
   source.addEventListener("turn", (event) => {
     setTitle(data(event).title);
+    markStored();
     refresh();
   });
   source.addEventListener("title", (event) => setTitle(data(event).title));
