@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     # may wait; beyond that a sign-in is refused at once (429 SERVER_BUSY).
     password_hash_workers: int = Field(default=2, ge=1)
     password_hash_queue: int = Field(default=8, ge=0)
+    # Share pages (and live pages' message fetches) rendered at once per process, off the
+    # event loop, and how many more may wait; beyond that one is refused (503 SERVER_BUSY).
+    render_workers: int = Field(default=2, ge=1)
+    render_queue: int = Field(default=16, ge=0)
+    # Bytes of rendered share pages, and of rendered shared messages, kept in memory per
+    # process (each; the least recently used go first).
+    page_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    message_cache_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
     max_query_chars: int = Field(default=100_000, ge=1)
     daily_message_limit: int = Field(default=0, ge=0)
     log_level: str = "info"

@@ -22,9 +22,9 @@ async def test_concurrent_first_views_share_one_render(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     renders: list[str] = []
-    def counted(request: Any, context: Any) -> Any:
+    def counted(cache: Any, context: Any, messages: Any) -> Any:
         renders.append(context["link"])
-        return render_anonymous(request, context)
+        return render_anonymous(cache, context, messages)
 
     # A pass-through that counts: the page is rendered exactly as before.
     monkeypatch.setattr(share_page, "render_anonymous", counted)

@@ -68,6 +68,13 @@ class NotSupported(SalonError):
     default_detail = "This is not supported on this server."
 
 
+class Overloaded(SalonError):
+    """This server has too much of one kind of work in hand to take more now (503)."""
+
+    code = "SERVER_BUSY"
+    default_detail = "The server is busy. Try again in a moment."
+
+
 class Unavailable(SalonError):
     """Another server Salon depends on (a community hub) did not give a usable answer."""
 

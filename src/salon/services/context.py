@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -20,29 +21,52 @@ from salon.services.live import LiveHub, StreamLimits
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.passwords import PasswordPool
 from salon.services.ratelimit import Limiter, RateLimiter
+from salon.services.render_pool import RenderPool
 from salon.services.view_batch import ViewBatch
 from salon.store.blobs import BlobStore
 from salon.store.db import RowReader, create_row_reader
 
 
 class LruCache:
-    """A small least-recently-used map, bounded by entries."""
+    """A least-recently-used map, bounded by entries (``max_items``) and, when ``max_bytes``
+    is given, by the total of the sizes ``put`` was told (an entry alone larger than that is
+    not kept). Safe to use from several threads (pages are rendered off the event loop)."""
 
-    def __init__(self, *, max_items: int) -> None:
-        self._items: OrderedDict[Hashable, Any] = OrderedDict()
-        self._max = max_items
+    def __init__(self, *, max_items: int | None = None, max_bytes: int | None = None) -> None:
+        self._items: OrderedDict[Hashable, tuple[Any, int]] = OrderedDict()
+        self._max_items = max_items
+        self._max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self.size = 0  # the total of the kept entries' sizes
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def get(self, key: Hashable) -> Any:
-        if key not in self._items:
-            return None
-        self._items.move_to_end(key)
-        return self._items[key]
+        with self._lock:
+            found = self._items.get(key)
+            if found is None:
+                return None
+            self._items.move_to_end(key)
+            return found[0]
 
-    def put(self, key: Hashable, value: Any) -> None:
-        self._items[key] = value
-        self._items.move_to_end(key)
-        while len(self._items) > self._max:
-            self._items.popitem(last=False)
+    def put(self, key: Hashable, value: Any, *, size: int = 0) -> None:
+        """Keep ``value`` (about ``size`` bytes), dropping the least recently used entries
+        beyond the bounds."""
+        with self._lock:
+            old = self._items.pop(key, None)
+            if old is not None:
+                self.size -= old[1]
+            if self._max_bytes is not None and size > self._max_bytes:
+                return
+            self._items[key] = (value, size)
+            self.size += size
+            while self._over():
+                self.size -= self._items.popitem(last=False)[1][1]
+
+    def _over(self) -> bool:
+        return ((self._max_items is not None and len(self._items) > self._max_items)
+                or (self._max_bytes is not None and self.size > self._max_bytes))
 
 
 def utc_now() -> datetime:
@@ -72,8 +96,14 @@ class AppContext:
     # decisions, which are made from the database on every request.
     snapshot_cache: LruCache = field(default_factory=lambda: LruCache(max_items=32))
     # The rendered share page an anonymous viewer gets for a snapshot (bytes with a nonce
-    # placeholder), keyed by share, link, content version and whether cloning is offered.
-    share_page_cache: LruCache = field(default_factory=lambda: LruCache(max_items=64))
+    # placeholder), keyed by share, link, content version and whether cloning is offered;
+    # at most SALON_PAGE_CACHE_BYTES.
+    share_page_cache: LruCache = field(init=False)
+    # Shared messages rendered as their page shows them, keyed by link and content
+    # (web.pages.share_render); at most SALON_MESSAGE_CACHE_BYTES.
+    message_cache: LruCache = field(init=False)
+    # Share pages are rendered on these threads, not on the event loop (services.render_pool).
+    renders: RenderPool = field(init=False)
     # Live updates of conversations to the viewers of their live shares (services.live).
     live: LiveHub | RedisLiveHub = field(default_factory=LiveHub)
     live_streams: StreamLimits | RedisStreamLimits = field(default_factory=StreamLimits)
@@ -96,6 +126,10 @@ class AppContext:
         self.row_reader = create_row_reader(
             self.engine, connect_timeout=self.settings.db_connect_timeout,
             statement_timeout=self.settings.db_statement_timeout)
+        self.share_page_cache = LruCache(max_bytes=self.settings.page_cache_bytes)
+        self.message_cache = LruCache(max_bytes=self.settings.message_cache_bytes)
+        self.renders = RenderPool(workers=self.settings.render_workers,
+                                  queue=self.settings.render_queue)
         self.passwords = PasswordPool(self.hasher,
                                       workers=self.settings.password_hash_workers,
                                       queue=self.settings.password_hash_queue)

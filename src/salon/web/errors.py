@@ -40,6 +40,7 @@ STATUS_BY_CLASS: dict[type[errors.SalonError], int] = {
     errors.RateLimited: 429,
     errors.NotSupported: 501,
     errors.Unavailable: 502,
+    errors.Overloaded: 503,
 }
 # Codes whose status differs from their class's (filled in by features as they need it).
 STATUS_BY_CODE: dict[str, int] = {

@@ -6,6 +6,7 @@ Every page gets ``user`` (or None), ``nonce`` (for its ``<script type="module">`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from salon.services.auth import Principal
 
@@ -63,15 +65,28 @@ def current_principal(request: Request) -> Principal | None:
     return principal
 
 
-def render_html(request: Request, template: str, **context: Any) -> str:
+def page_values(request: Request) -> dict[str, Any]:
+    """What every page reads from its request: ``user``, ``nonce`` and ``csrf_token``."""
     principal = current_principal(request)
-    context.setdefault("user", principal.user if principal else None)
-    return _env.get_template(template).render(
-        request=request,
-        nonce=csp_nonce(request),
-        csrf_token=(principal.csrf_token or "") if principal else "",
-        **context,
-    )
+    return {"user": principal.user if principal else None, "nonce": csp_nonce(request),
+            "csrf_token": (principal.csrf_token or "") if principal else ""}
+
+
+def render_html(request: Request, template: str, **context: Any) -> str:
+    return render_template(template, request=request, **{**page_values(request), **context})
+
+
+def render_template(template: str, /, **context: Any) -> str:
+    """``template`` with ``context`` only (no request unless given one): what a render thread
+    calls (``services.render_pool``). Jinja's environment and templates are safe to share
+    between threads; the values must not change while it runs."""
+    return _env.get_template(template).render(**context)
+
+
+def template_macro(template: str, name: str) -> Callable[..., Markup]:
+    """A macro of ``template``, to call from Python (it returns escaped HTML)."""
+    macro: Callable[..., Markup] = getattr(_env.get_template(template).module, name)
+    return macro
 
 
 def render(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +15,8 @@ from fastapi import Request
 
 from salon.domain.shares import Share
 from salon.services import share_cloning as cloning
-from salon.services.context import AppContext
-from salon.web.pages.render import render_html
+from salon.services.context import AppContext, LruCache
+from salon.web.pages.share_render import share_page_html
 
 # Rendered into cached pages where the CSP nonce goes, replaced per response. Random per
 # process, so no message can be written to match it.
@@ -39,16 +39,19 @@ class PageBytes:
     def with_nonce(self, nonce: str) -> bytes:
         return nonce.encode().join(self.pieces)
 
+    @property
+    def size(self) -> int:
+        """About the bytes it holds (for ``LruCache``)."""
+        return sum(len(piece) for piece in self.pieces) + len(self.etag)
 
-def render_anonymous(request: Request, context: Mapping[str, Any]) -> PageBytes:
-    """The page as every anonymous viewer gets it, with the nonce placeholder."""
-    state = request.scope.setdefault("state", {})
-    nonce = state.get("csp_nonce")
-    state["csp_nonce"] = NONCE_PLACEHOLDER
-    try:
-        return PageBytes.of(render_html(request, "share.html", **context))
-    finally:
-        state["csp_nonce"] = nonce
+
+def render_anonymous(
+    cache: LruCache, context: Mapping[str, Any], messages: Sequence[Mapping[str, Any]]
+) -> PageBytes:
+    """The page as every anonymous viewer gets it, with the nonce placeholder (pure: made on
+    a render thread, ``services.render_pool``)."""
+    values = {**context, "user": None, "nonce": NONCE_PLACEHOLDER, "csrf_token": ""}
+    return PageBytes.of(share_page_html(cache, values, messages))
 
 
 def etag_matches(sent: str | None, etag: str) -> bool:

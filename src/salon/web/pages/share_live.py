@@ -23,13 +23,13 @@ import json
 import time
 from collections.abc import AsyncIterator
 from datetime import datetime
+from functools import partial
 from typing import Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
-from salon.domain.errors import SalonError
+from salon.domain.errors import Overloaded, SalonError
 from salon.domain.users import User
 from salon.services import auth
 from salon.services import share_viewing as viewing
@@ -39,8 +39,8 @@ from salon.web import cookies
 from salon.web.api.shares import unlock_from, viewer_keys
 from salon.web.deps import Ctx, OptionalPrincipal, bearer_token, client_key
 from salon.web.errors import error_body, status_for
-from salon.web.pages.render import render_html
-from salon.web.pages.share_page import NO_STORE, file_rows, message_rows
+from salon.web.pages.share_page import NO_STORE, file_rows
+from salon.web.pages.share_render import messages_update
 from salon.web.share_grants import hand_out
 
 router = APIRouter()
@@ -243,10 +243,11 @@ async def share_messages(
         return refusal(exc)
     link = view.share.share_id
     fresh = view.messages[after:] if after <= len(view.messages) else []
-    messages = render_html(request, "_share_messages.html", fragment=True,
-                           messages=message_rows(link, fresh))
-    files = render_html(request, "_share_files.html", files=file_rows(view),
-                        zip_url=f"/api/v1/chats/share/{quote(link, safe='')}/files.zip")
+    try:
+        messages, files = await ctx.renders.run(
+            partial(messages_update, ctx.message_cache, link, fresh, file_rows(view)))
+    except Overloaded as exc:  # too many pages being rendered (services.render_pool)
+        return refusal(exc)
     response = JSONResponse({"count": len(view.messages), "title": view.title,
                              "messages": messages, "files": files}, headers=NO_STORE)
     hand_out(response, request, ctx.settings, link, view.grant)

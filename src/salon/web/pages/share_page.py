@@ -27,19 +27,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request
-from fastapi.responses import RedirectResponse, Response
-from markupsafe import Markup
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from salon.domain import shares as rules
-from salon.domain.errors import RateLimited, SalonError
+from salon.domain.errors import Overloaded, RateLimited, SalonError
 from salon.domain.shares import Share
-from salon.render import render_message
 from salon.render.parts import human_size
 from salon.services import share_cloning as cloning
 from salon.services import share_grants as grants
@@ -52,7 +50,7 @@ from salon.web.cookies import is_secure
 from salon.web.deps import Ctx, OptionalPrincipal, check_same_origin, client_key
 from salon.web.errors import status_for
 from salon.web.pages.access import FormText, form_principal
-from salon.web.pages.render import ERROR_TITLES, redirect, render
+from salon.web.pages.render import ERROR_TITLES, page_values, redirect, render
 from salon.web.pages.share_cache import (
     PageBytes,
     cached_headers,
@@ -62,6 +60,7 @@ from salon.web.pages.share_cache import (
     render_anonymous,
     with_nonce,
 )
+from salon.web.pages.share_render import files_url, share_page_html
 from salon.web.share_grants import grant_from, hand_out
 from salon.web.single_flight import SingleFlight
 
@@ -103,13 +102,6 @@ def login_to(link: str) -> str:
 # --- what the page shows -----------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class SharedMessage:
-    role: str
-    html: Markup
-    status: str
-
-
-@dataclass(frozen=True)
 class SharedFileRow:
     name: str
     url: str
@@ -117,20 +109,8 @@ class SharedFileRow:
     media_type: str
 
 
-def message_rows(link: str, messages: Sequence[Mapping[str, Any]]) -> list[SharedMessage]:
-    """The shared messages rendered like the chat page's, with share-scoped file URLs."""
-    files = f"/api/v1/chats/share/{quote(link, safe='')}/files"
-
-    def file_url(position: str) -> str:
-        return f"{files}/{quote(position, safe='')}"
-
-    return [SharedMessage(role=m["role"], status=m.get("status", "complete"),
-                          html=render_message(m["parts"], file_url=file_url))
-            for m in messages if m["role"] in ("user", "assistant")]
-
-
 def file_rows(view: SharedView) -> list[SharedFileRow]:
-    files = f"/api/v1/chats/share/{quote(view.share.share_id, safe='')}/files"
+    files = files_url(view.share.share_id)
     return [SharedFileRow(name=f.name, url=f"{files}/{i}", size=human_size(f.size),
                           media_type=f.media_type) for i, f in enumerate(view.files)]
 
@@ -159,7 +139,8 @@ def page_context(
     view: SharedView, *, clone: str | None, clone_refused: bool = False,
     clone_press: str | None = None,
 ) -> dict[str, Any]:
-    """``clone``: "form" (a signed-in viewer's Clone button), "confirm" (the same, asked as a
+    """The page's values but its messages (``share_render`` renders them on a render thread).
+    ``clone``: "form" (a signed-in viewer's Clone button), "confirm" (the same, asked as a
     question after logging in to clone), "login" (an anonymous viewer's, with the page's
     ``clone_press`` token) or None."""
     link = view.share.share_id
@@ -167,7 +148,7 @@ def page_context(
         "title": view.title, "og_title": preview_title(view.share, view.title),
         "link": link, "path": share_path(link), "live": view.share.live,
         "created_at": view.created_at, "owner_name": view.owner_name,
-        "messages": message_rows(link, view.messages), "files": file_rows(view),
+        "files": file_rows(view),
         "message_count": len(view.messages),
         "zip_url": f"/api/v1/chats/share/{quote(link, safe='')}/files.zip",
         "recipe": recipe_rows(view), "clone": clone, "clone_refused": clone_refused,
@@ -186,11 +167,12 @@ async def anonymous_page(request: Request, ctx: AppContext, admission: Admission
 
     async def render_page() -> PageBytes:
         view = await viewing.view_admitted(ctx, admission, viewer=None)
-        page = render_anonymous(request, page_context(
-            view, clone="login" if offer else None,
-            clone_press=grants.clone_press(ctx, share) if offer else None))
+        context = page_context(view, clone="login" if offer else None,
+                               clone_press=grants.clone_press(ctx, share) if offer else None)
+        page = await ctx.renders.run(
+            partial(render_anonymous, ctx.message_cache, context, view.messages))
         if not share.live:
-            ctx.share_page_cache.put(key, page)
+            ctx.share_page_cache.put(key, page, size=page.size)
         return page
 
     page: PageBytes | None = None if share.live else ctx.share_page_cache.get(key)
@@ -220,9 +202,11 @@ async def signed_in_page(
     intent = request.cookies.get(INTENT_COOKIE)
     intended = cloning.clone_intended(ctx, admission.share, intent)
     clone = ("confirm" if intended else "form") if view.can_clone else None
-    response = render(request, "share.html", headers=NO_STORE,
-                      **page_context(view, clone=clone,
-                                     clone_refused=intended and not view.can_clone))
+    values = {**page_values(request),
+              **page_context(view, clone=clone, clone_refused=intended and not view.can_clone)}
+    html = await ctx.renders.run(partial(share_page_html, ctx.message_cache, values,
+                                         view.messages))
+    response: Response = HTMLResponse(html, headers=NO_STORE)
     if intent is not None:
         forget_intent(response, admission.share.share_id)
     hand_out(response, request, ctx.settings, admission.share.share_id, admission.grant)
@@ -285,9 +269,12 @@ async def share_page(
                                         client=client_key(request))
     except SalonError as exc:
         return refusal_page(request, share_id, exc)
-    if principal is None:
-        return await anonymous_page(request, ctx, admission)
-    return await signed_in_page(request, ctx, admission, principal)
+    try:
+        if principal is None:
+            return await anonymous_page(request, ctx, admission)
+        return await signed_in_page(request, ctx, admission, principal)
+    except Overloaded as exc:  # too many pages being rendered (services.render_pool)
+        return refusal_page(request, share_id, exc)
 
 
 @router.head("/s/{share_id}")
