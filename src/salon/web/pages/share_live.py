@@ -22,12 +22,14 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from salon.domain.errors import Overloaded, SalonError
 from salon.domain.users import User
@@ -86,19 +88,34 @@ async def share_events(
     watch = _Watch(ctx, share_id, unlock=unlock, viewer=viewer, lease=lease,
                    credential=_credential(request) if viewer else None,
                    expires_at=share.expires_at, checkpoint=share.upto_message_id)
-    last_event_id = request.headers.get("last-event-id")
+    held = AsyncExitStack()
+    held.push_async_callback(ctx.live_streams.close, lease)
+    try:
+        # Subscribed before the response starts: whatever is stored once the viewer has the
+        # headers reaches it.
+        subscription = await held.enter_async_context(ctx.live.subscribe(
+            share.conversation_id, last_event_id=request.headers.get("last-event-id")))
+    except BaseException:
+        await held.aclose()
+        raise
+    return EventStream(_events(watch, subscription), held)
 
-    async def stream() -> AsyncIterator[str]:
+
+class EventStream(StreamingResponse):
+    """The events response. What it ``holds`` (the subscription, the stream's lease) is given
+    back when the response ends, however it ends: also when the viewer leaves before the body
+    began, which a ``finally`` in the body itself would miss (it never ran)."""
+
+    def __init__(self, events: AsyncIterator[str], holds: AsyncExitStack) -> None:
+        super().__init__(events, media_type="text/event-stream",
+                         headers={**NO_STORE, "X-Accel-Buffering": "no"})
+        self.holds = holds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            async with ctx.live.subscribe(share.conversation_id,
-                                          last_event_id=last_event_id) as subscription:
-                async for chunk in _events(watch, subscription):
-                    yield chunk
+            await super().__call__(scope, receive, send)
         finally:
-            await ctx.live_streams.close(lease)
-
-    return StreamingResponse(stream(), media_type="text/event-stream", headers={
-        **NO_STORE, "X-Accel-Buffering": "no"})
+            await self.holds.aclose()
 
 
 def _credential(request: Request) -> str | None:
