@@ -4,7 +4,8 @@ their feature, the HTTP client only for the OpenAI-compatible model or community
 only by the commands that draw tables and progress bars, and PostgreSQL's dialect only on
 PostgreSQL (``bench/startup.py`` measures the time and memory that saves). Checked in a fresh
 interpreter that imports what ``salon serve`` imports and starts the app. The garbage collector
-is paused while the command line and the app load, and runs again once the app has started."""
+is paused while the command line and the app load, and runs again once the app has started.
+Each route is built once."""
 
 from __future__ import annotations
 
@@ -15,7 +16,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from fastapi import APIRouter, Depends, FastAPI
 
+from salon.app import add_routes, create_app
+from salon.config import Settings
 from tests.test_cli import salon_env
 
 LAZY = ("pyarrow", "fpdf", "PIL", "ijson", "plotly", "segno", "latex2mathml", "alembic",
@@ -70,3 +74,29 @@ def test_commands_run_with_the_collector_on(monkeypatch: pytest.MonkeyPatch) -> 
     finally:
         gc.unfreeze()
     assert seen == [True]
+
+
+def test_the_app_holds_the_routes_its_routers_built(tmp_path: Path) -> None:
+    """Each route is built once, when its module declares it: the app holds the routers' own
+    route objects. (Included routers were kept, and FastAPI built every route of theirs again
+    for the app, on the first request that walked past it: a tenth of the start.)"""
+    from salon.web import vendor
+    from salon.web.api import chats, shares
+    from salon.web.pages import routes as pages
+
+    app = create_app(Settings(env="test", data_dir=tmp_path))
+    held = {id(route) for route in app.routes}
+    for router in (shares.router, chats.router, vendor.router, *pages.ROUTERS):
+        assert router.routes
+        assert all(id(route) in held for route in router.routes)
+
+
+def test_a_router_that_declares_more_than_its_routes_is_refused() -> None:
+    """Dependencies on the router would not reach routes taken as they are."""
+    router = APIRouter(dependencies=[Depends(lambda: None)])
+
+    @router.get("/x")
+    async def x() -> None: ...
+
+    with pytest.raises(ValueError, match="declare everything on their routes"):
+        add_routes(FastAPI(), router)

@@ -10,8 +10,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.datastructures import DefaultPlaceholder
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -108,19 +110,15 @@ def _include_routers(app: FastAPI) -> None:
     )
     from salon.web.pages import routes as pages
 
-    app.include_router(auths.router)
-    app.include_router(shares.khoj_router)
-    app.include_router(chat.router)
-    app.include_router(share_qr.router)
-    app.include_router(community.router)
-    app.include_router(shares.router)  # before chats: "/api/v1/chats/shared" is not a chat id
-    app.include_router(chat_archive.router)  # before chats: "all" is not a chat id
-    app.include_router(chat_imports.router)
-    app.include_router(chats.router)
-    app.include_router(files.router)
+    for router in (auths.router, shares.khoj_router, chat.router, share_qr.router,
+                   community.router,
+                   shares.router,  # before chats: "/api/v1/chats/shared" is not a chat id
+                   chat_archive.router,  # before chats: "all" is not a chat id
+                   chat_imports.router, chats.router, files.router):
+        add_routes(app, router)
     for router in pages.ROUTERS:
-        app.include_router(router, include_in_schema=False)
-    app.include_router(vendor.router)
+        add_routes(app, router, in_schema=False)
+    add_routes(app, vendor.router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> Any:
@@ -137,6 +135,26 @@ def _include_routers(app: FastAPI) -> None:
         return {"status": "ok", "version": __version__,
                 "model": {"name": ctx.provider.name, "status": model.status,
                           "code": model.code or None, "detail": model.detail or None}}
+
+
+def add_routes(app: FastAPI, router: APIRouter, *, in_schema: bool = True) -> None:
+    """Put ``router``'s routes into the app as they are, in order (``in_schema=False`` leaves
+    them out of the API document). ``app.include_router`` would keep the router and build each
+    of its routes again for the app (every parameter's and response's model, on the first
+    request that walks past them: about a tenth of the start). A router whose routes are taken
+    as they are must declare everything on its routes (prefix and tags do that): one with
+    dependencies, start-up or shut-down handlers or another default response class is
+    refused. Routes added this way do not see ``app.dependency_overrides`` (Salon's tests
+    build their own settings instead)."""
+    if router.dependencies or router.on_startup or router.on_shutdown or not isinstance(
+            router.default_response_class, DefaultPlaceholder):
+        raise ValueError("add_routes takes routers that declare everything on their routes")
+    for route in router.routes:
+        if not isinstance(route, APIRoute):
+            raise ValueError(f"add_routes takes API routes only, not {route!r}")
+        if not in_schema:
+            route.include_in_schema = False
+        app.router.routes.append(route)
 
 
 # Answers still being written end this long before the grace time is over, so that they are

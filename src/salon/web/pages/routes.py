@@ -14,8 +14,9 @@ from salon.web.pages import (
     shared_dashboard,
 )
 
-# The app includes each of these itself, outside its API schema. Not one router of routers:
-# FastAPI builds a route again for every level of inclusion (some 25 ms more per start).
+# The app adds each one's routes itself (``salon.app.add_routes``), outside its API schema:
+# not one router of routers, nor included routers, which FastAPI builds again for every level
+# of inclusion.
 ROUTERS: tuple[APIRouter, ...] = tuple(
     module.router
     for module in (auth, chat, settings, admin, shared_dashboard, share_live, share_page)
