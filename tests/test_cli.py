@@ -120,6 +120,19 @@ def test_serve_refuses_several_workers_on_sqlite(data_dir: Path) -> None:
     assert_clean_failure(result, says="PostgreSQL")
 
 
+def test_serve_explains_its_options_and_their_mistakes(data_dir: Path) -> None:
+    """``salon serve`` reads plain options itself; help and mistakes are the command line's."""
+    shown = salon(data_dir, "serve", "--help")
+    assert shown.returncode == 0
+    assert all(option in shown.stdout for option in ("--host", "--port", "--workers"))
+    assert "1<=x<=65535" in shown.stdout
+    for args, says in ((["--port", "0"], "--port"), (["--workers", "65"], "--workers"),
+                       (["--port"], "--port"), (["--bind", "x"], "--bind")):
+        refused = salon(data_dir, "serve", *args)
+        assert refused.returncode == 2, args
+        assert says in refused.stderr and "Traceback" not in refused.stderr, refused.stderr
+
+
 CHAT_FILE = {
     "format": "salon.conversation", "version": 1, "exported_at": "2025-05-04T10:00:00+00:00",
     "conversation": {

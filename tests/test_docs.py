@@ -48,6 +48,6 @@ def test_readme_opens_with_run_and_test(readme: str) -> None:
 
 
 def test_cli_env_names_agree_with_the_docs_test() -> None:
-    from salon.cli import env_var_name
+    from salon.cli_common import env_var_name
 
     assert all(env_var_name(f) == env_var(f) for f in Settings.model_fields)

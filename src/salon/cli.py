@@ -1,55 +1,49 @@
 """The ``salon`` command: ``serve``, ``db upgrade``, ``user ...``, ``import``, ``export``.
 
 A thin adapter: read settings, call a service or a store function, print the result. Every
-failure a user can cause (bad settings, bad input, an unusable or unreachable database) ends with
-one line on stderr and a non-zero exit code, never a traceback: 2 for configuration and usage
-problems, 1 for everything else.
+failure a user can cause ends with one line on stderr and a non-zero exit code, never a
+traceback (``salon.cli_common``). ``salon serve`` with plain options runs without this module
+(``salon.serving``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, NoReturn, TypeVar
+from typing import Annotated, BinaryIO
 
-import sqlalchemy as sa
 import typer
-from pydantic import AliasChoices, ValidationError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from salon import __version__
+from salon import __version__, serving
+from salon.cli_common import (
+    EXIT_FAILURE,
+    EXIT_USAGE,
+    CliError,
+    exit_with,
+    fail,
+    load_settings,
+    migrate,
+    open_engine,
+    run,
+)
 from salon.config import Settings
 from salon.domain import users as user_rules
 from salon.domain.errors import NotFound, SalonError
 from salon.domain.users import User
-from salon.llm import create_provider
 from salon.llm.unconfigured import UnconfiguredProvider
 from salon.services import archive, auth, doctor, exporting, importing
 from salon.services.context import AppContext, password_hasher, utc_now
-from salon.services.doctor import describe_error, safe_url
+from salon.services.doctor import safe_url
 from salon.store import users as user_repo
 from salon.store.blobs import BlobStore
-from salon.store.db import (
-    MigrationError,
-    create_engine,
-    get_revision,
-    transaction,
-    upgrade_database,
-)
-
-T = TypeVar("T")
-
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-UVICORN_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+from salon.store.db import transaction, upgrade_database
 
 app = typer.Typer(
     help="Salon: a self-hosted AI chat server whose heart is sharing conversations safely.",
@@ -63,15 +57,6 @@ app.add_typer(db_app, name="db")
 app.add_typer(user_app, name="user")
 
 
-class CliError(Exception):
-    """A failure to report as one line on stderr, then exit with ``exit_code``."""
-
-    def __init__(self, message: str, *, exit_code: int = EXIT_FAILURE) -> None:
-        super().__init__(message)
-        self.message = message
-        self.exit_code = exit_code
-
-
 class Role(StrEnum):
     admin = "admin"
     user = "user"
@@ -83,8 +68,7 @@ def main() -> None:
     try:
         app()
     except CliError as exc:
-        typer.echo(f"Error: {exc.message}", err=True)
-        sys.exit(exc.exit_code)
+        exit_with(exc)
 
 
 def _version(value: bool) -> None:
@@ -102,79 +86,7 @@ def _root(
     """Salon reads its settings from SALON_* environment variables (see the README)."""
 
 
-# --- settings and errors --------------------------------------------------------------------
-
-
-def env_var_name(field: str) -> str:
-    """The environment variable that sets ``field`` (the admin variables have their own names)."""
-    alias = Settings.model_fields[field].validation_alias
-    if isinstance(alias, AliasChoices):
-        first = alias.choices[0]
-        return first if isinstance(first, str) else field.upper()
-    return "SALON_" + field.upper()
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with command-line ``overrides`` winning.
-    Raises ``CliError`` (exit 2) naming the offending variable when a value is invalid."""
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise CliError(_describe_settings_errors(exc), exit_code=EXIT_USAGE) from None
-
-
-def _describe_settings_errors(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors(include_url=False):
-        message = str(error["msg"]).removeprefix("Value error, ")
-        loc = error["loc"]
-        if loc:
-            name = str(loc[0])
-            variable = env_var_name(name) if name in Settings.model_fields else name
-            problems.append(f"{variable}: {message}")
-        else:
-            problems.append(message)
-    return "invalid settings: " + "; ".join(problems)
-
-
-def run(work: Coroutine[Any, Any, T], *, settings: Settings) -> T:
-    """Run ``work`` to completion, turning the errors a user can cause into ``CliError``."""
-    try:
-        return asyncio.run(work)
-    except SalonError as exc:
-        raise CliError(exc.detail) from None
-    except (sa.exc.SQLAlchemyError, MigrationError, OSError) as exc:
-        where = safe_url(settings.resolved_database_url)
-        raise CliError(f"cannot use the database at {where}: {describe_error(exc)}") from None
-
-
-def fail(message: str, *, exit_code: int = EXIT_FAILURE) -> NoReturn:
-    raise CliError(message, exit_code=exit_code)
-
-
 # --- database -------------------------------------------------------------------------------
-
-
-def open_engine(settings: Settings) -> AsyncEngine:
-    """The engine for ``settings``; a malformed URL or unknown driver is a usage error."""
-    try:
-        return create_engine(settings.resolved_database_url,
-                             connect_timeout=settings.db_connect_timeout,
-                             statement_timeout=settings.db_statement_timeout)
-    except (sa.exc.ArgumentError, sa.exc.InvalidRequestError, ImportError) as exc:
-        fail(f"SALON_DATABASE_URL is not a usable database URL ({describe_error(exc)}); "
-             "Salon supports sqlite:///path and postgresql://user:password@host/db.",
-             exit_code=EXIT_USAGE)
-
-
-async def migrate(settings: Settings) -> str | None:
-    """Apply pending migrations; returns the revision the database is now at."""
-    engine = open_engine(settings)
-    try:
-        await upgrade_database(engine)
-        return await get_revision(engine)
-    finally:
-        await engine.dispose()
 
 
 @db_app.command("upgrade")
@@ -310,92 +222,18 @@ def user_set_role(
 # --- serve ----------------------------------------------------------------------------------
 
 
-def app_from_env() -> Any:
-    """The ASGI app built from the environment: the factory each ``--workers`` process calls
-    (``uvicorn salon.cli:app_from_env --factory``)."""
-    from salon.app import create_app
-
-    return create_app(load_settings(), freeze_startup_objects=True)
-
-
-async def _preflight(settings: Settings) -> tuple[str | None, str]:
-    """Migrate once, before any worker starts (workers would otherwise race to migrate an
-    empty database), and check that the model settings make a provider."""
-    revision = await migrate(settings)
-    try:
-        provider = create_provider(settings)
-    except ValueError as exc:
-        fail(str(exc), exit_code=EXIT_USAGE)
-    await provider.aclose()
-    if settings.redis_url:
-        await _check_redis(settings.redis_url)
-    return revision, provider.name
-
-
-async def _check_redis(url: str) -> None:
-    """Refuse to serve with a Redis that does not answer (it carries rate limits)."""
-    problem = await doctor.get_redis_problem(url)
-    if problem is not None:
-        fail(f"SALON_REDIS_URL does not answer: {problem}")
-
-
-def display_url(host: str, port: int) -> str:
-    shown = "127.0.0.1" if host in ("", "0.0.0.0") else "[::1]" if host == "::" else host
-    if ":" in shown and not shown.startswith("["):
-        shown = f"[{shown}]"
-    return f"http://{shown}:{port}"
-
-
-# Idle keep-alive connections stay open longer than reverse proxies keep theirs (nginx: 60 s)
-# and than HTTP clients reuse them (httpx: 5 s, uvicorn's own default too): a client never
-# sends a request on a connection the server is closing at that moment (nginx answered 502).
-KEEP_ALIVE_SECONDS = 75
-
-
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default: SALON_HOST).")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port (default: SALON_PORT).")
-    ] = None,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    port: Annotated[int | None, typer.Option(
+        min=serving.PORT_RANGE[0], max=serving.PORT_RANGE[1],
+        help="Port (default: SALON_PORT).")] = None,
+    workers: Annotated[int, typer.Option(
+        min=serving.WORKERS_RANGE[0], max=serving.WORKERS_RANGE[1],
+        help="Worker processes.")] = 1,
 ) -> None:
     """Serve Salon over HTTP. Pending migrations are applied first."""
-    overrides = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = load_settings(**overrides)
-    log_level = settings.log_level.strip().lower()
-    if log_level not in UVICORN_LOG_LEVELS:
-        fail(f"SALON_LOG_LEVEL must be one of {', '.join(UVICORN_LOG_LEVELS)}.",
-             exit_code=EXIT_USAGE)
-    is_sqlite = settings.resolved_database_url.startswith("sqlite")
-    if workers > 1 and is_sqlite:
-        fail("--workers above 1 needs PostgreSQL (set SALON_DATABASE_URL): "
-             "SQLite serves a single worker process.", exit_code=EXIT_USAGE)
-    if workers > 1 and not settings.redis_url:
-        fail("--workers above 1 needs Redis (set SALON_REDIS_URL): rate limits and live "
-             "updates are shared through it.", exit_code=EXIT_USAGE)
-    revision, model = run(_preflight(settings), settings=settings)
-    database = safe_url(settings.resolved_database_url)
-    typer.echo(f"Salon {__version__} serving on {display_url(settings.host, settings.port)} "
-               f"(database {database} at revision {revision}; model: {model}; "
-               f"{workers} worker{'s' if workers > 1 else ''})")
-    if workers == 1:
-        # Loading the web stack and building the app make objects that live as long as the
-        # server and almost no garbage: collections would only rescan them. The app freezes
-        # them and resumes the collector once started (``freeze_startup_objects``).
-        gc.disable()
-    import uvicorn  # the web stack loads only for this command
-
-    from salon.app import create_app
-
-    target: Any = ("salon.cli:app_from_env" if workers > 1
-                   else create_app(settings, freeze_startup_objects=True))
-    uvicorn.run(target, host=settings.host, port=settings.port, workers=workers,
-                factory=workers > 1, log_level=log_level, server_header=False,
-                proxy_headers=False,  # the app applies SALON_TRUSTED_PROXIES itself
-                ws="none",  # no WebSocket routes (live updates are server-sent events)
-                timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                timeout_graceful_shutdown=settings.shutdown_grace_seconds)
+    serving.serve(host=host, port=port, workers=workers)
 
 
 # --- export and import ----------------------------------------------------------------------
