@@ -50,6 +50,7 @@ class Rendering:
     ctx: Any  # the served app's context
     page: asyncio.Task[httpx.Response]
     other: httpx.AsyncClient  # another client of the same server
+    owner: httpx.AsyncClient  # the share owner's
 
 
 async def add_messages(settings: Settings, conversation_id: str, count: int) -> None:
@@ -74,18 +75,18 @@ async def rendering_big_share(settings: Settings) -> AsyncIterator[Rendering]:
     app = create_app(settings)
     with serve(settings, app=app) as base:
         headers = await sign_up(base)
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=WAIT) as owner:
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=WAIT) as owner, \
+                httpx.AsyncClient(base_url=base, timeout=WAIT) as viewer, \
+                httpx.AsyncClient(base_url=base, timeout=WAIT) as other:
             r = await owner.post("/api/chat", json={"q": "first question", "stream": False})
             chat_id = r.json()["conversationId"]
             await add_messages(settings, chat_id, BIG)
             r = await owner.post(f"/api/v1/chats/{chat_id}/share", json={"live": True})
             assert r.status_code == 200, r.text
-        link, ctx = r.json()["share_id"], app.state.ctx
-        async with httpx.AsyncClient(base_url=base, timeout=WAIT) as viewer, \
-                httpx.AsyncClient(base_url=base, timeout=WAIT) as other:
+            link, ctx = r.json()["share_id"], app.state.ctx
             page = asyncio.create_task(viewer.get(f"/s/{link}"))
             await until_rendering(ctx)
-            yield Rendering(link, ctx, page, other)
+            yield Rendering(link, ctx, page, other, owner)
 
 
 async def until_rendering(ctx: Any) -> None:
@@ -121,6 +122,22 @@ async def test_beyond_the_render_bound_pages_are_refused_as_busy(settings: Setti
     assert update.status_code == 503 and update.headers["retry-after"] == "1"
     assert update.json()["code"] == "SERVER_BUSY" and update.json()["detail"]
     assert again.status_code == 200  # the pool is free again
+
+
+@pytest.mark.parametrize("settings_overrides", [{"render_workers": 1, "render_queue": 0}])
+async def test_a_page_refused_as_busy_spends_no_view(settings: Settings) -> None:
+    async with rendering_big_share(settings) as big:
+        r = await big.owner.post("/api/chat", json={"q": "limited", "stream": False})
+        chat_id = r.json()["conversationId"]
+        r = await big.owner.post(f"/api/v1/chats/{chat_id}/share",
+                                 json={"live": True, "max_views": 1})
+        limited = r.json()["share_id"]
+        busy = await big.other.get(f"/s/{limited}")
+        views_then = (await big.owner.get(f"/api/v1/chats/{chat_id}/share")).json()["views"]
+        await big.page
+        shown = await big.other.get(f"/s/{limited}")
+    assert busy.status_code == 503 and views_then == 0
+    assert shown.status_code == 200 and "Echo: limited" in shown.text
 
 
 # --- rendered messages kept per link and content -----------------------------------------------

@@ -48,11 +48,17 @@ class RenderPool:
         """Renders on a thread now."""
         return int(self._limiter.borrowed_tokens)
 
-    async def run(self, work: Callable[[], T]) -> T:
-        """``work()``'s result, computed on a render thread; ``SERVER_BUSY`` when ``workers``
-        renders run and ``queue`` more wait already."""
+    def refuse_if_full(self) -> None:
+        """``SERVER_BUSY`` now when ``workers`` renders run and ``queue`` more wait already:
+        a request asks before it spends a view on a page it might not get (the pool may still
+        fill up before its own render, rarely)."""
         if self.pending >= self.workers + self.queue:
             raise server_busy()
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """``work()``'s result, computed on a render thread; ``SERVER_BUSY`` when the pool is
+        full (``refuse_if_full``)."""
+        self.refuse_if_full()
         self.pending += 1
         try:
             return await anyio.to_thread.run_sync(work, limiter=self._limiter)

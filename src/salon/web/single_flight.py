@@ -1,8 +1,8 @@
 """One piece of work for many concurrent requests that need the same result.
 
 A link shared widely is opened by many viewers in its first second, before its page is in the
-cache: each of them rendering it (some 150 ms of CPU on the event loop each) made the first
-seconds slow for everyone. ``SingleFlight.run`` starts the work for the first request of a key;
+cache: each of them rendering it (some 150 ms of CPU each) made the first seconds slow for
+everyone. ``SingleFlight.run`` starts the work for the first request of a key;
 the others arriving while it runs wait for that result instead of doing the work again.
 """
 

@@ -13,7 +13,8 @@ and words, and ends. A viewer that fell too far behind gets ``reload``. A commen
 the stream's lease in the stream limits (``live.StreamLease``).
 
 ``GET /s/{id}/messages?after=N`` gives the rendered messages from the N-th on and the files
-list (JSON with HTML made by the page's own templates), again spending no view.
+list (JSON with HTML made by the page's own templates, on the render pool: ``503
+SERVER_BUSY`` when it is full), again spending no view.
 """
 
 from __future__ import annotations
@@ -254,6 +255,7 @@ async def share_messages(
     files list and the title: ``{"count", "title", "messages", "files"}``. Free with the
     page's view grant, else a view."""
     try:
+        ctx.renders.refuse_if_full()  # before a view is spent
         view = await viewing.open_live_messages(
             ctx, share_id, **viewer_keys(request, principal, share_id))
     except SalonError as exc:

@@ -12,6 +12,9 @@ exactly as ``GET /api/v1/chats/share/{id}`` does. Then:
   request) and it counts the view (the content was granted). Everything else is ``no-store``.
 
 Every delivery to anyone but the owner hands out that view's grant (``web.share_grants``).
+Pages are rendered on the render pool (``services.render_pool``, ``web.pages.share_render``),
+never on the event loop; when the pool is full the page is ``503 SERVER_BUSY``, refused before
+the view is spent.
 
 "Clone chat" for an anonymous viewer is a form (``clone_submit``): same origin, with the page's
 clone-press token; it leaves a signed clone intent cookie (``/s/{id}`` only, HttpOnly,
@@ -264,6 +267,7 @@ async def share_page(
             return preview_card(request, share_id, await viewing.preview_title(
                 ctx, share_id, client=client_key(request)))
         viewer = principal.user if principal else None
+        ctx.renders.refuse_if_full()  # before the view is spent
         admission = await viewing.admit(ctx, share_id, viewer=viewer,
                                         unlock=unlock_from(request, share_id),
                                         client=client_key(request))
