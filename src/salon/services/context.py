@@ -91,6 +91,11 @@ class AppContext:
     limiter: Limiter = field(default_factory=RateLimiter)
     # Clients locked out for trying too many unknown share links (services.link_scans).
     link_scans: LinkScans = field(default_factory=LinkScans)
+    # The JSON an anonymous viewer of a snapshot gets from GET /api/v1/chats/share/{id}
+    # (web.api.share_view.ViewBody), keyed by share, link, content version, last change,
+    # status and base URL; at most 64 MiB.
+    share_view_cache: LruCache = field(
+        default_factory=lambda: LruCache(max_bytes=64 * 1024 * 1024))
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     # Immutable content only (a snapshot's, keyed by share and content version): never access
     # decisions, which are made from the database on every request.

@@ -14,12 +14,8 @@
 - ``broadcast`` (access changes that are not about one conversation) goes to every watcher of
   every process.
 
-If Redis is unreachable or stalls, events are dropped with a warning (the owner's chat never
-waits; what was queued when a send failed goes with it, so a silent Redis cannot hold a backlog
-or the shutdown); viewers see the new messages on their next reload. The listener has a client
-of its own (``redis_client``) and asks a Redis that has been silent for ``timeout`` seconds for
-a pong: without any answer ``timeout`` seconds later, it drops the connection and subscribes
-again on a new one, by itself once Redis answers again.
+If Redis is unreachable, events are dropped with a warning (the owner's chat never waits);
+viewers see the new messages on their next reload.
 """
 
 from __future__ import annotations
@@ -83,13 +79,8 @@ class _LocalWatcher(Watcher):
 
 
 class RedisLiveHub:
-    def __init__(self, redis: Any, *, listener: Any = None, timeout: float = 2.0) -> None:
-        """``listener``: the client the pub/sub listener uses (``redis`` when None);
-        ``timeout``: the silence after which Redis is asked for a pong, and then the wait
-        for any answer before the listener reconnects."""
+    def __init__(self, redis: Any) -> None:
         self._redis = redis
-        self._listener = listener if listener is not None else redis
-        self._timeout = timeout
         self._script = redis.register_script(PUBLISH_SCRIPT)
         self._outbox: deque[tuple[str | None, str, dict[str, Any]]] = deque(maxlen=OUTBOX_EVENTS)
         self._wake = asyncio.Event()
@@ -112,8 +103,6 @@ class RedisLiveHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
-        if self._listener is not self._redis:
-            await self._listener.aclose()
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -143,44 +132,25 @@ class RedisLiveHub:
                         keys=[STREAM_PREFIX + conversation_id, CHANNEL_PREFIX + conversation_id],
                         args=[REPLAY_EVENTS, payload, STREAM_TTL_SECONDS])
             except Exception as exc:  # Redis is away: drop it, never hold up a chat
-                log.warning("%d live events not sent through Redis: %s",
-                            len(self._outbox) + 1, type(exc).__name__)
-                self._outbox.clear()  # each would wait as long for a Redis that stalls
+                log.warning("live event not sent through Redis: %s", type(exc).__name__)
 
     # -- receiving ----------------------------------------------------------------------------
 
     async def _listen(self) -> None:
         while True:
             try:
-                async with self._listener.pubsub() as pubsub:
+                async with self._redis.pubsub() as pubsub:
                     await pubsub.psubscribe(CHANNEL_PREFIX + "*")
                     await pubsub.subscribe(ALL_CHANNEL)
                     self._listening.set()
-                    await self._receive(pubsub)
+                    async for message in pubsub.listen():
+                        self._dispatch(message)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("live updates lost their Redis connection (%s); retrying",
                             type(exc).__name__)
                 await asyncio.sleep(1.0)
-
-    async def _receive(self, pubsub: Any) -> None:
-        """Dispatch messages until the connection fails, or stays silent ``timeout`` seconds
-        after a ping that followed ``timeout`` seconds of silence (TimeoutError)."""
-        clock = asyncio.get_running_loop().time
-        heard, pinged = clock(), False
-        while True:
-            message = await pubsub.get_message(timeout=self._timeout)
-            if message is not None:
-                heard, pinged = clock(), False
-                self._dispatch(message)
-            elif clock() - heard < self._timeout:
-                continue
-            elif pinged:
-                raise TimeoutError("Redis stopped answering the live updates' listener")
-            else:
-                await pubsub.ping()
-                pinged = True
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         if message.get("type") not in ("pmessage", "message"):
@@ -233,13 +203,9 @@ class RedisLiveHub:
         if not STREAM_ID.match(last_event_id):
             return [], True
         key = STREAM_PREFIX + conversation_id
-        try:
-            if not await self._redis.xrange(key, last_event_id, last_event_id):
-                return [], True  # trimmed, expired or unknown: the viewer reloads
-            entries = await self._redis.xrange(key, f"({last_event_id}", "+")
-        except Exception as exc:  # Redis is away or stalls: the viewer reloads to catch up
-            log.warning("live updates not replayed from Redis: %s", type(exc).__name__)
-            return [], True
+        if not await self._redis.xrange(key, last_event_id, last_event_id):
+            return [], True  # trimmed, expired or unknown: the viewer reloads
+        entries = await self._redis.xrange(key, f"({last_event_id}", "+")
         return [_event(_text(entry_id), _text(fields[b"e"] if b"e" in fields else fields["e"]))
                 for entry_id, fields in entries], False
 

@@ -24,9 +24,9 @@ from salon.services import share_files
 from salon.services import share_viewing as viewing
 from salon.services import shares as share_service
 from salon.services.context import AppContext
-from salon.services.share_viewing import SharedView
 from salon.store.shares import ShareFilter, SortColumn
 from salon.web import cookies
+from salon.web.api import share_view
 from salon.web.api.chats import chat_json
 from salon.web.api.models import Body
 from salon.web.deps import (
@@ -127,28 +127,6 @@ def share_json(share: Share, *, request: Request, ctx: AppContext) -> dict[str, 
     }
 
 
-def view_json(view: SharedView, *, request: Request, ctx: AppContext) -> dict[str, Any]:
-    """What a viewer gets: no owner id or email, no internal ids, no storage paths."""
-    link = view.share.share_id
-    files_base = f"{base_url(request, ctx)}/api/v1/chats/share/{link}/files"
-    return {
-        "share_id": link,
-        "title": view.title,
-        "type": view.share.type,
-        "status": view.status,
-        "created_at": iso(view.created_at),
-        "updated_at": iso(view.updated_at),
-        "messages": view.messages,
-        "files": [{"index": i, **f.public(), "url": f"{files_base}/{i}"}
-                  for i, f in enumerate(view.files)],
-        "files_zip_url": f"{files_base}.zip" if view.files else None,
-        "owner": {"name": view.owner_name} if view.owner_name else None,
-        "recipe": view.recipe,
-        "can_clone": view.can_clone,
-        "is_owner": view.is_owner,
-    }
-
-
 def unlock_from(request: Request, share_id: str) -> str | None:
     return (request.headers.get(UNLOCK_HEADER)
             or request.cookies.get(viewing.unlock_cookie_name(share_id)))
@@ -186,27 +164,33 @@ def parse_bound(value: str | None, *, field: str, end: bool = False) -> datetime
 
 # --- viewing ---------------------------------------------------------------------------------
 
-@router.get("/share/{share_id}")
-async def get_shared_chat(share_id: str, request: Request, response: Response,
-                          principal: OptionalPrincipal, ctx: Ctx) -> Any:
+@router.get("/share/{share_id}", responses=share_view.VIEW_RESPONSES)
+async def get_shared_chat(share_id: str, request: Request, principal: OptionalPrincipal,
+                          ctx: Ctx) -> Any:
     """The shared chat as this viewer may see it (spends one view unless you are the owner,
-    and hands out that view's grant: cookie and ``X-Share-Grant``)."""
-    view = await viewing.open_share(ctx, share_id, viewer=principal.user if principal else None,
-                                    unlock=unlock_from(request, share_id),
-                                    client=client_key(request))
-    response.headers.update(VIEW_HEADERS)
-    hand_out(response, request, ctx.settings, view.share.share_id, view.grant)
-    return view_json(view, request=request, ctx=ctx)
+    and hands out that view's grant: cookie and ``X-Share-Grant``). It carries an ``ETag``
+    (``If-None-Match`` gets a 304) and is gzipped when ``Accept-Encoding`` allows it."""
+    return await answer_view(share_id, request, principal, ctx, head=False)
 
 
 @router.head("/share/{share_id}", include_in_schema=False)
 async def head_shared_chat(share_id: str, request: Request, principal: OptionalPrincipal,
                            ctx: Ctx) -> Response:
-    """The same answer as GET without the content; never spends a view."""
-    await viewing.open_share(ctx, share_id, viewer=principal.user if principal else None,
-                             unlock=unlock_from(request, share_id), count=False,
-                             client=client_key(request))
-    return Response(headers=VIEW_HEADERS)
+    """The same status and headers as GET without the content; never spends a view."""
+    return await answer_view(share_id, request, principal, ctx, head=True)
+
+
+async def answer_view(share_id: str, request: Request, principal: OptionalPrincipal,
+                      ctx: AppContext, *, head: bool) -> Response:
+    viewer = principal.user if principal else None
+    admission = await viewing.admit(ctx, share_id, viewer=viewer,
+                                    unlock=unlock_from(request, share_id), count=not head,
+                                    client=client_key(request))
+    body = await share_view.view_body(ctx, admission, viewer=viewer,
+                                      base=base_url(request, ctx))
+    response = share_view.view_response(request, body, head=head)
+    hand_out(response, request, ctx.settings, admission.share.share_id, admission.grant)
+    return response
 
 
 @router.post("/share/{share_id}/verify")
