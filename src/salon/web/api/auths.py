@@ -6,13 +6,16 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
-from pydantic import Field
+from pydantic import Field, JsonValue
+from pydantic.config import JsonDict
 
+from salon.domain import users
 from salon.domain.users import User
 from salon.services import auth
 from salon.services import shares as share_service
 from salon.web import cookies
-from salon.web.api.models import Body
+from salon.web.api.models import EMAIL as EMAIL_PATTERN
+from salon.web.api.models import NON_BLANK, Body
 from salon.web.deps import (
     Ctx,
     CurrentPrincipal,
@@ -28,10 +31,18 @@ from salon.web.deps import (
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
 
+# What the services accept (domain.users), documented; they check it with their own messages.
+NAME: JsonDict = {"pattern": NON_BLANK, "maxLength": users.MAX_NAME_CHARS}
+EMAIL: JsonDict = {"pattern": EMAIL_PATTERN, "maxLength": users.MAX_EMAIL_CHARS}
+NEW_PASSWORD: JsonDict = {"minLength": users.MIN_PASSWORD_CHARS,
+                          "maxLength": users.MAX_PASSWORD_CHARS}
+ROLES: list[JsonValue] = [*sorted(users.ROLES)]
+
+
 class SignupBody(Body):
-    name: str = Field(max_length=1000)
-    email: str = Field(max_length=1000)
-    password: str = Field(max_length=1000)
+    name: str = Field(max_length=1000, json_schema_extra=NAME)
+    email: str = Field(max_length=1000, json_schema_extra=EMAIL)
+    password: str = Field(max_length=1000, json_schema_extra=NEW_PASSWORD)
     # Open WebUI's client sends an avatar URL; accepted for compatibility, not stored yet.
     profile_image_url: str | None = Field(default=None, max_length=1000)
 
@@ -42,30 +53,32 @@ class SigninBody(Body):
 
 
 class AddUserBody(Body):
-    name: str = Field(max_length=1000)
-    email: str = Field(max_length=1000)
-    password: str = Field(max_length=1000)
-    role: str = Field(default="user", max_length=16)
+    name: str = Field(max_length=1000, json_schema_extra=NAME)
+    email: str = Field(max_length=1000, json_schema_extra=EMAIL)
+    password: str = Field(max_length=1000, json_schema_extra=NEW_PASSWORD)
+    role: str = Field(default="user", max_length=16, json_schema_extra={"enum": ROLES})
     profile_image_url: str | None = Field(default=None, max_length=1000)
 
 
 class PasswordBody(Body):
     password: str = Field(max_length=1000)
-    new_password: str = Field(max_length=1000)
+    new_password: str = Field(max_length=1000, json_schema_extra=NEW_PASSWORD)
 
 
 class ProfileBody(Body):
-    name: str = Field(max_length=1000)
+    name: str = Field(max_length=1000, json_schema_extra=NAME)
     profile_image_url: str | None = Field(default=None, max_length=1000)
 
 
 class TokenBody(Body):
-    name: str = Field(max_length=1000)
+    name: str = Field(max_length=1000, json_schema_extra={"pattern": NON_BLANK, "maxLength": 100})
 
 
 class UserUpdateBody(Body):
-    role: str | None = None
-    permissions: dict[str, bool] | None = None
+    role: str | None = Field(default=None, json_schema_extra={"enum": [*ROLES, None]})
+    permissions: dict[str, bool] | None = Field(default=None, json_schema_extra={
+        "properties": {flag: {"type": "boolean"} for flag in users.PERMISSION_FLAGS},
+        "additionalProperties": False})
 
 
 def user_json(ctx: Ctx, user: User) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zoneinfo
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from datetime import datetime
@@ -11,16 +12,34 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import Field
+from pydantic.config import JsonDict
 
 from salon.domain.commands import COMMANDS
-from salon.domain.conversations import Conversation, Message
+from salon.domain.conversations import MAX_TITLE_CHARS, Conversation, Message
 from salon.domain.errors import InvalidInput
+from salon.domain.files import MAX_FILES, MAX_IMAGES
 from salon.services import chat as chat_service
 from salon.services import conversations as conv_service
-from salon.web.api.models import Body
+from salon.web.api.models import NON_BLANK, VISIBLE, Body
 from salon.web.deps import Ctx, CurrentUser
 
 router = APIRouter(prefix="/api/chat", tags=["chat"])
+
+
+# What domain.conversations.clean_title accepts.
+TITLE: JsonDict = {"pattern": VISIBLE, "maxLength": MAX_TITLE_CHARS}
+# PNG, JPEG and GIF data URLs as domain.files.decode_image_data_url accepts them: its type, its
+# first bytes in base64 and valid base64 after (WebP, and spaces in the data, are accepted too).
+IMAGE_DATA_URL = (r"^data:image/(?:png;base64,iVBORw0KGgo[A-Za-z0-9+/]|jpeg;base64,/9j/"
+                  r"|gif;base64,R0lGOD[dl]h)(?:[A-Za-z0-9+/]{4})*"
+                  r"(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
+PLACE: JsonDict = {"maxLength": chat_service.MAX_LOCATION_CHARS}
+MAX_FILTER_NAME_CHARS = 255  # what services.conversations.change_file_filter accepts
+
+
+def _known_time_zones(schema: JsonDict) -> None:
+    """The zones services.chat accepts (read when the document is made, not at import)."""
+    schema["enum"] = [*sorted(zoneinfo.available_timezones()), None]
 
 
 class ChatFile(Body):
@@ -29,19 +48,21 @@ class ChatFile(Body):
 
 
 class ChatBody(Body):
-    q: str
+    # May be blank when files or images are sent (not documented: the schema says the common case).
+    q: str = Field(json_schema_extra={"pattern": NON_BLANK})
     conversation_id: str | None = Field(default=None, max_length=64)
     stream: bool = True
     n: int = Field(default=5, ge=1, le=50)
-    images: list[str] = Field(default_factory=list)
-    files: list[ChatFile] = Field(default_factory=list)
+    images: list[str] = Field(default_factory=list, json_schema_extra={
+        "maxItems": MAX_IMAGES, "items": {"type": "string", "pattern": IMAGE_DATA_URL}})
+    files: list[ChatFile] = Field(default_factory=list, json_schema_extra={"maxItems": MAX_FILES})
     create_new: bool = False
-    title: str | None = Field(default=None, max_length=1000)
-    city: str | None = None
-    region: str | None = None
-    country: str | None = None
+    title: str | None = Field(default=None, max_length=1000, json_schema_extra=TITLE)
+    city: str | None = Field(default=None, json_schema_extra=PLACE)
+    region: str | None = Field(default=None, json_schema_extra=PLACE)
+    country: str | None = Field(default=None, json_schema_extra=PLACE)
     country_code: str | None = Field(default=None, max_length=8)
-    timezone: str | None = None
+    timezone: str | None = Field(default=None, json_schema_extra=_known_time_zones)
     # Sent by Khoj's own clients; accepted for compatibility, not used by Salon.
     d: float | None = None
     turn_id: str | None = Field(default=None, max_length=64)
@@ -54,12 +75,13 @@ class NewSessionBody(Body):
 
 class TitleBody(Body):
     conversation_id: str = Field(max_length=64)
-    title: str = Field(max_length=1000)
+    title: str = Field(max_length=1000, json_schema_extra=TITLE)
 
 
 class FileFilterBody(Body):
     conversation_id: str = Field(max_length=64)
-    filename: str = Field(max_length=1000)
+    filename: str = Field(max_length=1000, json_schema_extra={
+        "pattern": NON_BLANK, "maxLength": MAX_FILTER_NAME_CHARS})
 
 
 def khoj_time(value: datetime) -> str:
@@ -219,7 +241,7 @@ async def new_session(
 async def set_title(
     user: CurrentUser, ctx: Ctx, body: TitleBody | None = None,
     conversation_id: str | None = Query(default=None, max_length=64),
-    title: str | None = Query(default=None, max_length=1000),
+    title: str | None = Query(default=None, max_length=1000, json_schema_extra=TITLE),
 ) -> Any:
     """Rename: ``{"conversation_id", "title"}`` in the JSON body (or both in the query)."""
     target = body.conversation_id if body else conversation_id

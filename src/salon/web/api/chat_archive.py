@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
 from salon.services import archive, exporting
+from salon.web.api.chats import EXPORT_FORMAT
 from salon.web.deps import Ctx, CurrentUser
 from salon.web.downloads import DOWNLOAD_HEADERS, content_disposition
 
@@ -14,7 +15,8 @@ router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 
 @router.get("/all/export")
 async def export_all_chats(
-    user: CurrentUser, ctx: Ctx, format: str = Query(default="json", max_length=20),
+    user: CurrentUser, ctx: Ctx, format: str = Query(
+        default="json", max_length=20, json_schema_extra=EXPORT_FORMAT),
 ) -> StreamingResponse:
     """All your conversations as a ZIP, one file per conversation in ``format`` (as
     ``/api/v1/chats/{id}/export``). Sent as it is written: the download starts at once and

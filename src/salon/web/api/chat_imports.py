@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from salon.domain import salon_json
 from salon.services import importing
 from salon.store import scratch
 from salon.web.deps import Ctx, CurrentUser
@@ -17,7 +18,19 @@ from salon.web.deps import Ctx, CurrentUser
 router = APIRouter(prefix="/api/v1/chats", tags=["chats"])
 
 
-@router.post("/import")
+# The body is read as a stream, so FastAPI does not describe it: documented here. What is
+# documented is a list of Salon conversation files (each a conversation of its own, reported
+# as imported, skipped or failed: a 200); one file, or Open WebUI's and ChatGPT's exports, are
+# accepted too (the description says so), but a single object that is none of them is a 422.
+IMPORT_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "array", "minItems": 1,
+    "description": "Conversations: Salon conversation files (one file alone, an Open WebUI "
+                   "chat export or ChatGPT's conversations.json are accepted too).",
+    "items": {"type": "object", "required": ["format"],
+              "properties": {"format": {"const": salon_json.FORMAT}}}}}}}}
+
+
+@router.post("/import", openapi_extra=IMPORT_BODY)
 async def import_chats(request: Request, user: CurrentUser, ctx: Ctx) -> Any:
     """Import conversations: Salon conversation files (what ``/export?format=json`` gives),
     an Open WebUI chat export or ChatGPT's ``conversations.json``; one conversation or a list.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Response
+from pydantic.config import JsonDict
 
 from salon.domain.conversations import Conversation, Message
 from salon.services import conversations as conv_service
@@ -75,10 +76,15 @@ async def list_chats(
     ]
 
 
+# The formats exporting.check_export_format accepts (FORMAT_NOT_SUPPORTED otherwise).
+EXPORT_FORMAT: JsonDict = {"enum": list(exporting.EXPORT_FORMATS)}
+
+
 @router.get("/{chat_id}/export")
 async def export_chat(
     chat_id: str, user: CurrentUser, ctx: Ctx,
-    format: str = Query(default="json", max_length=20),
+    format: str = Query(default="json", max_length=20,
+                        json_schema_extra=EXPORT_FORMAT),
 ) -> Response:
     """Download the conversation as a file. ``format=json``: Salon's own conversation file
     (every message part, times, models, usage, the recipe, files embedded), which

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from salon.domain import salon_json
 from salon.domain.errors import InvalidInput
 from salon.services import community
 from salon.web.api.shares import share_json
@@ -23,7 +24,15 @@ async def share_to_community(chat_id: str, user: CurrentUser, ctx: Ctx) -> Any:
     return {"url": await community.publish(ctx, user, chat_id)}
 
 
-@router.post("/api/v1/community/chats")
+# Read by the route itself: documented here (``community.receive`` checks the rest).
+COMMUNITY_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+    "type": "object", "required": ["format"],
+    "properties": {"format": {"const": salon_json.FORMAT}},
+    "description": "One Salon conversation file, as GET /api/v1/chats/{chat_id}/export "
+                   "gives."}}}}}
+
+
+@router.post("/api/v1/community/chats", openapi_extra=COMMUNITY_BODY)
 async def receive_community_chat(request: Request, user: CurrentUser, ctx: Ctx) -> Any:
     """On a hub (``SALON_ACCEPT_COMMUNITY_SHARES``): a Salon chat file published by another
     Salon with a token of yours becomes one of your chats with a public snapshot link."""

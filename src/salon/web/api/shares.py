@@ -13,6 +13,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import Field
+from pydantic.config import JsonDict
 from starlette.background import BackgroundTask
 
 from salon.domain import shares as rules
@@ -74,8 +75,23 @@ class BulkBody(Body):
     chat_ids: list[str] = Field(max_length=share_service.BULK_MAX_IDS)
 
 
-class ConfirmBody(Body):
-    confirm: str = Field(max_length=32)
+def _confirm(action: str) -> Any:
+    """The confirmation word ``action`` needs (the service refuses any other with
+    CONFIRMATION_REQUIRED)."""
+    return Field(max_length=32, json_schema_extra={"enum": [share_service.CONFIRM_WORDS[action]]})
+
+
+class RevokeAllBody(Body):
+    confirm: str = _confirm("revoke_all")
+
+
+class ResetAllBody(Body):
+    confirm: str = _confirm("reset_all")
+
+
+class ClearRevokedBody(Body):
+    confirm: str = _confirm("clear_revoked")
+
 
 
 class KhojShareBody(Body):
@@ -138,6 +154,11 @@ def viewer_keys(request: Request, principal: OptionalPrincipal, link: str) -> di
     return {"viewer": principal.user if principal else None,
             "unlock": unlock_from(request, link), "grant": grant_from(request),
             "client": client_key(request)}
+
+
+# What ``parse_bound`` reads: a date or an ISO 8601 time.
+DATE_BOUND: JsonDict = {"anyOf": [{"type": "string", "format": "date"},
+                        {"type": "string", "format": "date-time", "maxLength": 40}]}
 
 
 def parse_bound(value: str | None, *, field: str, end: bool = False) -> datetime | None:
@@ -259,8 +280,8 @@ async def list_shared_chats(
     page: int = Query(default=1, ge=1, le=1_000_000),
     page_size: int = Query(default=20, ge=1, le=100),
     query: str | None = Query(default=None, max_length=200),
-    start: str | None = Query(default=None, max_length=40),
-    end: str | None = Query(default=None, max_length=40),
+    start: str | None = Query(default=None, max_length=40, json_schema_extra=DATE_BOUND),
+    end: str | None = Query(default=None, max_length=40, json_schema_extra=DATE_BOUND),
     visibility: Literal["public", "private"] | None = None,
     password: bool | None = None,
     status: Literal["active", "expired", "revoked"] | None = None,
@@ -293,21 +314,21 @@ async def bulk_shared_action(body: BulkBody, user: CurrentUser, ctx: Ctx) -> Any
 
 
 @router.delete("/shared/all")
-async def revoke_all_shares(body: ConfirmBody, user: CurrentUser, ctx: Ctx) -> Any:
+async def revoke_all_shares(body: RevokeAllBody, user: CurrentUser, ctx: Ctx) -> Any:
     """Revoke every link of yours (type "REVOKE" to confirm)."""
     return {"status": "ok", "revoked": await share_service.revoke_all(ctx, user,
                                                                       confirm=body.confirm)}
 
 
 @router.post("/shared/all/reset_stats")
-async def reset_all_share_stats(body: ConfirmBody, user: CurrentUser, ctx: Ctx) -> Any:
+async def reset_all_share_stats(body: ResetAllBody, user: CurrentUser, ctx: Ctx) -> Any:
     """Views and clones of every share back to zero (type "RESET" to confirm)."""
     return {"status": "ok", "reset": await share_service.reset_all_stats(ctx, user,
                                                                          confirm=body.confirm)}
 
 
 @router.delete("/shared/revoked")
-async def clear_revoked_shares(body: ConfirmBody, user: CurrentUser, ctx: Ctx) -> Any:
+async def clear_revoked_shares(body: ClearRevokedBody, user: CurrentUser, ctx: Ctx) -> Any:
     """Delete every revoked share: links answer NOT_FOUND, chats become unshared (type
     "CLEAR" to confirm)."""
     return {"status": "ok", "cleared": await share_service.clear_revoked(ctx, user,
