@@ -140,6 +140,14 @@ def is_storage_full(exc: BaseException) -> bool:
         exc, "sqlite_errorname", "") == "SQLITE_FULL"
 
 
+def is_unstorable_text(exc: BaseException) -> bool:
+    """Whether ``exc`` is PostgreSQL refusing text it cannot hold (a NUL: SQLSTATE 22021), which
+    only a request can have carried (bodies are checked before; ids in URLs are not)."""
+    if isinstance(exc, sa.exc.DBAPIError):  # through SQLAlchemy, else asyncpg's own (rows.py)
+        return getattr(exc.orig, "sqlstate", None) == "22021"
+    return getattr(exc, "sqlstate", None) == "22021"
+
+
 def _reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 

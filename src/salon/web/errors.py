@@ -23,7 +23,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from salon.domain import errors
-from salon.store.db import is_storage_full, is_unavailable
+from salon.store.db import is_storage_full, is_unavailable, is_unstorable_text
 from salon.web.access_log import redact_path
 from salon.web.middleware import is_share_path, security_headers
 
@@ -180,6 +180,9 @@ def unexpected_error_response(request: Request, exc: Exception) -> Response:
     """The answer to an exception no handler took: a 503 for a fault (one log line), else a
     500 that tells the caller nothing internal (logged with its traceback)."""
     where = f"{request.method} {redact_path(request.url.path)}"
+    if is_unstorable_text(exc):  # a NUL in an id or link of the URL, on PostgreSQL
+        return salon_error_response(request, errors.InvalidInput(
+            "Text must be valid Unicode without NUL characters."))
     fault = fault_error(exc)
     if fault is not None:
         log.warning("%s: 503 %s (%s: %s)", where, fault.code, type(exc).__name__, exc)
