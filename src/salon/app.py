@@ -25,6 +25,7 @@ from salon.services.chat import recover_interrupted_answers
 from salon.services.context import AppContext, password_hasher
 from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
 from salon.services.ratelimit import RedisRateLimiter
+from salon.services.redis_client import make_redis_client
 from salon.services.shares import enforce_public_permission
 from salon.store import scratch
 from salon.store.blobs import BlobStore
@@ -193,11 +194,9 @@ async def build_context(settings: Settings) -> AppContext:
 
 async def use_redis(ctx: AppContext, url: str) -> None:
     """Share rate limits, live updates and stream limits with every worker through Redis."""
-    import redis.asyncio as aioredis
-
-    # A Redis that is down fails at once, one that does not answer after the connect timeout
-    # (commands have no timeout of their own: the live updates' listener waits for events).
-    client = aioredis.from_url(url, socket_connect_timeout=ctx.settings.db_connect_timeout)
+    # A Redis that is down fails at once, one that does not answer after SALON_REDIS_TIMEOUT.
+    timeout = ctx.settings.redis_timeout
+    client = make_redis_client(url, timeout=timeout)
     try:
         await client.ping()
     except Exception as exc:
@@ -205,7 +204,8 @@ async def use_redis(ctx: AppContext, url: str) -> None:
         raise RuntimeError(f"SALON_REDIS_URL does not answer ({type(exc).__name__})") from exc
     ctx.redis = client
     ctx.limiter = RedisRateLimiter(client)
-    ctx.live = RedisLiveHub(client)
+    ctx.live = RedisLiveHub(client, listener=make_redis_client(url, timeout=timeout),
+                            timeout=timeout)
     ctx.live_streams = RedisStreamLimits(client)
 
 

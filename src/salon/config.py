@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     community_token: str = ""
     # Redis, for several workers or hosts: shared rate limits and live updates.
     redis_url: str = ""
+    # Seconds a Redis connect, and then a Redis command, may take (past it: 503).
+    redis_timeout: float = Field(default=2.0, gt=0)
     # Open live-update streams (``/s/{id}/events``) allowed per share and per client address.
     live_streams_per_share: int = Field(default=1000, ge=1)
     live_streams_per_client: int = Field(default=8, ge=1)

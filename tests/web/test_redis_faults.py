@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -24,21 +25,36 @@ PASSWORD = "long enough pw"
 CLIENT_TIMEOUT = 30
 
 
-@pytest.fixture
-def proxy() -> Iterator[TcpProxy]:
+P = TypeVar("P", bound=TcpProxy)
+
+
+@contextmanager
+def redis_proxy(kind: type[P]) -> Iterator[P]:
+    """A ``kind`` of proxy in front of the test Redis (the test is skipped without one)."""
     if not redis_answers():
         pytest.skip(f"Redis at {REDIS_URL} does not answer")
     url = sa.make_url(REDIS_URL)
-    with TcpProxy(url.host or "127.0.0.1", url.port or 6379) as running:
+    with kind(url.host or "127.0.0.1", url.port or 6379) as running:
+        yield running
+
+
+def settings_through(proxy: TcpProxy, **overrides: Any) -> dict[str, Any]:
+    """Settings that reach the test Redis through ``proxy``."""
+    database = sa.make_url(REDIS_URL).database or "0"
+    return {"redis_url": f"redis://{proxy.host_port}/{database}",
+            # Sign-ups are counted in Redis per address, and every run comes from 127.0.0.1.
+            "signup_limit_per_hour": 100_000, **overrides}
+
+
+@pytest.fixture
+def proxy() -> Iterator[TcpProxy]:
+    with redis_proxy(TcpProxy) as running:
         yield running
 
 
 @pytest.fixture
 def settings_overrides(proxy: TcpProxy) -> dict[str, Any]:
-    database = sa.make_url(REDIS_URL).database or "0"
-    return {"redis_url": f"redis://{proxy.host_port}/{database}",
-            # Sign-ups are counted in Redis per address, and every run comes from 127.0.0.1.
-            "signup_limit_per_hour": 100_000}
+    return settings_through(proxy)
 
 
 async def what_needs_redis(http: httpx.AsyncClient, email: str, chat_id: str
