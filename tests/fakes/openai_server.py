@@ -26,6 +26,7 @@ The path prefix before ``/v1`` picks the behaviour, so one server serves every m
 ``/gated/v1``       like ``/v1``, but the answer waits for a release before its first word
                     and again before it finishes (its first word comes late, or at once
                     when released beforehand)
+``/gated-each/v1`` the same, but each word waits for a release, then the finish
 ==================  ====================================================================
 
 ``POST /release`` lets one wait of a ``/gated/v1`` answer go on, now or (no answer waiting)
@@ -59,7 +60,7 @@ from starlette.routing import Route
 MODEL_ID = "fake-model"
 MODES = frozenset(
     {"", "slow", "thinking", "fail-401", "fail-500", "hang", "malformed", "truncated", "no-models",
-     "gated"}
+     "gated", "gated-each"}
 )
 THOUGHT = "Thinking about it."
 SLOW_MIN_WORDS = 30
@@ -212,8 +213,9 @@ async def _chat_response(
         return JSONResponse(answer.completion())
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     events = answer.truncated_events() if mode == "truncated" else answer.events(include_usage)
-    if mode == "gated":  # after the role: before the first word, and before the finish
-        waits = {1, 1 + len(answer.words)}
+    if mode in ("gated", "gated-each"):  # after the role: before the first word (each word)
+        last = 1 + len(answer.words)  # and before the finish
+        waits = {1, last} if mode == "gated" else set(range(1, last + 1))
         return StreamingResponse(_gated(events, waits, server), media_type="text/event-stream")
     delay = SLOW_DELAY_SECONDS if mode == "slow" else 0.0
     return StreamingResponse(_paced(events, delay), media_type="text/event-stream")

@@ -388,7 +388,8 @@ async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer
     if answer.journaled_at:
         ctx.answer_journal.remove(turn.turn_id)
     ctx.live.publish(turn.conversation.id, "turn", {"seq": message.seq,
-                                                    "title": turn.conversation.title})
+                                                    "title": turn.conversation.title,
+                                                    "turn_id": turn.turn_id})
 
 
 async def _prompt(ctx: AppContext, turn: Turn) -> list[ChatMessage]:

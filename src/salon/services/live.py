@@ -7,7 +7,8 @@ and nothing twice. Each watcher has a bounded queue; one that falls too far behi
 reload rather than buffered without end.
 
 Event kinds:
-- ``turn``: a message was stored (``seq``): viewers fetch the new messages.
+- ``turn``: a message was stored (``seq``): viewers fetch the new messages. When the message is
+  an answer (stored complete, interrupted or failed), ``turn_id`` names its turn.
 - ``token``: a piece of the answer being written (``turn_id``, ``text``).
 - ``title``: the conversation was renamed (``title``).
 - ``shutdown``: this process is stopping (offered to its own watchers only, never published).
@@ -17,6 +18,13 @@ Event kinds:
   not about one conversation.
 - ``session``: some of a user's sessions or API tokens ended (``user_id``; signed out,
   password changed, token revoked), broadcast: that user's watchers check theirs again.
+
+The text so far of each answer being written is kept, watched or not, until its ``turn``
+event (``answer_change``), at most ``ANSWER_KEPT_CHARS`` of it (an answer that grows past that
+is no longer kept) and for ``ANSWER_IDLE_SECONDS`` after its last word (a process that died
+mid-answer). A first connection (no ``Last-Event-ID``) starts with it: one ``token`` event per
+answer, its whole text so far, taken in the same step as the subscription, so the live words
+that follow it are exactly those written after (``so_far_events``).
 
 Event ids are ``<epoch>-<n>``: ``epoch`` is random per channel, so an id from before a restart
 (or from another process) is recognised as unknown and the viewer reloads.
@@ -42,6 +50,8 @@ REPLAY_EVENTS = 2_000  # per conversation, for reconnecting viewers
 QUEUE_EVENTS = 1_000  # per watcher: further behind than this, it is told to reload
 KEEP_IDLE_SECONDS = 120.0  # a channel outlives its last watcher this long (reconnects)
 LEASE_SECONDS = 45.0  # a stream's place in the limits, renewed by its heartbeat (15 s)
+ANSWER_KEPT_CHARS = 1_000_000  # of an answer being written, for viewers who join mid-answer
+ANSWER_IDLE_SECONDS = 600.0  # an answer that got no word for this long is no longer kept
 
 
 @dataclass(frozen=True)
@@ -81,9 +91,29 @@ class _Channel:
     idle_since: float | None = None
 
 
+@dataclass(eq=False)
+class _AnswerSoFar:
+    """The text so far of one answer being written (``cut``: it outgrew ANSWER_KEPT_CHARS)."""
+
+    pieces: list[str] = field(default_factory=list)
+    size: int = 0
+    cut: bool = False
+    touched: float = field(default_factory=time.monotonic)
+
+    def add(self, text: str) -> None:
+        self.touched = time.monotonic()
+        if self.cut or self.size + len(text) > ANSWER_KEPT_CHARS:
+            self.cut, self.pieces = True, []
+            return
+        self.pieces.append(text)
+        self.size += len(text)
+
+
 @dataclass
 class Subscription:
     watcher: Watcher
+    # What the viewer gets before the live events: what it missed (a reconnect), or the text
+    # so far of the answers being written (a first connection).
     backlog: list[LiveEvent]
     # The Last-Event-ID given is not in the replay buffer: the viewer must reload.
     gap: bool
@@ -92,6 +122,7 @@ class Subscription:
 class LiveHub:
     def __init__(self) -> None:
         self._channels: dict[str, _Channel] = {}
+        self._answers: dict[str, dict[str, _AnswerSoFar]] = {}  # conversation -> turn -> text
         self._swept = time.monotonic()
 
     async def start(self) -> None:
@@ -101,8 +132,10 @@ class LiveHub:
         """Nothing to stop in one process."""
 
     def publish(self, conversation_id: str, kind: str, data: dict[str, Any]) -> None:
-        """Tell the conversation's watchers (a no-op when nobody watched it lately)."""
+        """Tell the conversation's watchers (only the text so far of an answer is kept when
+        nobody watched it lately)."""
         self._sweep()
+        self._keep_answer(conversation_id, kind, data)
         channel = self._channels.get(conversation_id)
         if channel is None:
             return
@@ -130,7 +163,10 @@ class LiveHub:
         self._sweep()
         channel = self._channels.setdefault(conversation_id, _Channel())
         watcher = Watcher()
-        backlog, gap = _missed(channel, last_event_id)
+        if last_event_id:
+            backlog, gap = _missed(channel, last_event_id)
+        else:  # in the same step as the watcher's arrival: no word lost or given twice
+            backlog, gap = self._so_far(conversation_id, channel), False
         channel.watchers.add(watcher)
         channel.idle_since = None
         try:
@@ -140,8 +176,28 @@ class LiveHub:
             if not channel.watchers:
                 channel.idle_since = time.monotonic()
 
+    def _keep_answer(self, conversation_id: str, kind: str, data: dict[str, Any]) -> None:
+        change = answer_change(kind, data)
+        if change is None:
+            return
+        turn_id, text = change
+        answers = self._answers.setdefault(conversation_id, {})
+        if text is not None:
+            answers.setdefault(turn_id, _AnswerSoFar()).add(text)
+            return
+        answers.pop(turn_id, None)
+        if not answers:
+            self._answers.pop(conversation_id, None)
+
+    def _so_far(self, conversation_id: str, channel: _Channel) -> list[LiveEvent]:
+        answers = self._answers.get(conversation_id, {})
+        return so_far_events(f"{channel.epoch}-{channel.counter}", [
+            (turn_id, "".join(answer.pieces)) for turn_id, answer in answers.items()
+            if not answer.cut])
+
     def _sweep(self) -> None:
-        """Forget channels nobody has watched for a while (at most every few seconds)."""
+        """Forget channels nobody has watched for a while, and answers that got no word for
+        long (at most every few seconds)."""
         now = time.monotonic()
         if now - self._swept < 5.0:
             return
@@ -149,6 +205,12 @@ class LiveHub:
         for key, channel in list(self._channels.items()):
             if channel.idle_since is not None and now - channel.idle_since > KEEP_IDLE_SECONDS:
                 del self._channels[key]
+        for key, answers in list(self._answers.items()):
+            for turn_id, answer in list(answers.items()):
+                if now - answer.touched > ANSWER_IDLE_SECONDS:
+                    del answers[turn_id]
+            if not answers:
+                del self._answers[key]
 
     def watching(self, conversation_id: str) -> int:
         channel = self._channels.get(conversation_id)
@@ -219,6 +281,27 @@ class StreamLimits:
                 raise too_many_streams()
         for held, key, _ in places:
             held.setdefault(key, {})[lease.id] = now + self.lease_seconds
+
+
+def answer_change(kind: str, data: dict[str, Any]) -> tuple[str, str | None] | None:
+    """What an event does to the answers being written: ``(turn_id, text)`` for a word of
+    one, ``(turn_id, None)`` when its answer was stored (the end of its words), else None."""
+    turn_id = data.get("turn_id")
+    if not isinstance(turn_id, str):
+        return None
+    if kind == "token" and isinstance(data.get("text"), str):
+        return turn_id, data["text"]
+    if kind == "turn":
+        return turn_id, None
+    return None
+
+
+def so_far_events(event_id: str, answers: list[tuple[str, str]]) -> list[LiveEvent]:
+    """A first connection's start: one ``token`` event per answer being written (``(turn_id,
+    text so far)``, oldest first) with the id of the last event its text includes, so that a
+    reconnect with that id gets only what was written after."""
+    return [LiveEvent(id=event_id, kind="token", data={"turn_id": turn_id, "text": text})
+            for turn_id, text in answers if text]
 
 
 def _missed(channel: _Channel, last_event_id: str | None) -> tuple[list[LiveEvent], bool]:

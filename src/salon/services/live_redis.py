@@ -11,6 +11,12 @@
   what follows it is replayed; if not (trimmed, expired, or made up), the viewer reloads. The
   watcher is registered before the replay is read, and events up to the replay's last id are
   skipped, so nothing is missed or shown twice.
+- The text so far of each answer being written is kept in Redis (a string per answer, appended
+  by the same script that publishes its words, so it is exactly the words up to that event's
+  id; dropped when the answer's ``turn`` comes, expiring like the stream). A first connection
+  (no ``Last-Event-ID``) reads it, with the stream's last id, in one script once its watcher is
+  registered, starts with it and skips the events up to that id: the words that follow are
+  those written after, whichever worker writes the answer.
 - ``broadcast`` (access changes that are not about one conversation) goes to every watcher of
   every process.
 
@@ -37,6 +43,7 @@ from typing import Any
 
 from salon.domain.errors import RateLimited
 from salon.services.live import (
+    ANSWER_KEPT_CHARS,
     LEASE_SECONDS,
     REPLAY_EVENTS,
     SHUTDOWN,
@@ -44,6 +51,8 @@ from salon.services.live import (
     StreamLease,
     Subscription,
     Watcher,
+    answer_change,
+    so_far_events,
     too_many_streams,
 )
 
@@ -52,16 +61,52 @@ log = logging.getLogger(__name__)
 STREAM_PREFIX = "salon:live:stream:"
 CHANNEL_PREFIX = "salon:live:events:"
 ALL_CHANNEL = "salon:live:all"
+ANSWERS_PREFIX = "salon:live:answers:"  # per conversation: its answers being written
+ANSWER_PREFIX = "salon:live:answer:"  # <conversation>:<turn>: that answer's text so far
 STREAM_TTL_SECONDS = 600  # a conversation's events stay replayable this long after the last
 OUTBOX_EVENTS = 10_000
 STREAM_ID = re.compile(r"^\d{1,20}-\d{1,20}$")
 
-# Append to the stream, keep it bounded and expiring, publish with its id: one round trip.
+# Append to the stream, keep it bounded and expiring, keep the text so far of an answer being
+# written (KEYS[3]: its conversation's answers, turn -> first event id or 'cut' once it outgrew
+# ARGV[4] bytes; KEYS[4]: its text; ARGV[5..7]: 'token' or 'stored', turn, text), publish with
+# its id: one round trip.
 PUBLISH_SCRIPT = """
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'e', ARGV[2])
 redis.call('EXPIRE', KEYS[1], ARGV[3])
+if ARGV[5] == 'token' then
+  redis.call('HSETNX', KEYS[3], ARGV[6], id)
+  if redis.call('HGET', KEYS[3], ARGV[6]) ~= 'cut' then
+    if redis.call('STRLEN', KEYS[4]) + #ARGV[7] > tonumber(ARGV[4]) then
+      redis.call('HSET', KEYS[3], ARGV[6], 'cut')
+      redis.call('DEL', KEYS[4])
+    else
+      redis.call('APPEND', KEYS[4], ARGV[7])
+      redis.call('EXPIRE', KEYS[4], ARGV[3])
+    end
+  end
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+elseif ARGV[5] == 'stored' then
+  redis.call('HDEL', KEYS[3], ARGV[6])
+  redis.call('DEL', KEYS[4])
+end
 redis.call('PUBLISH', KEYS[2], id .. ' ' .. ARGV[2])
 return id
+"""
+
+# The conversation's last event id and its answers being written: {first id, turn, text}
+# (KEYS: stream, answers; ARGV[1]: the prefix of its answers' text keys). Nothing without a
+# stream (expired: nothing is being written).
+SO_FAR_SCRIPT = """
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if #last == 0 then return {} end
+local turns = redis.call('HGETALL', KEYS[2])
+local found = {}
+for i = 1, #turns, 2 do
+  local text = redis.call('GET', ARGV[1] .. turns[i])
+  if text then table.insert(found, {turns[i + 1], turns[i], text}) end
+end
+return {last[1][1], found}
 """
 
 
@@ -72,7 +117,7 @@ def _order(event_id: str) -> tuple[int, int]:
 
 @dataclass(eq=False)
 class _LocalWatcher(Watcher):
-    """A watcher that ignores events already given to it by the replay."""
+    """A watcher that ignores events already given to it by the replay (or the text so far)."""
 
     after: tuple[int, int] = (0, 0)
 
@@ -80,6 +125,15 @@ class _LocalWatcher(Watcher):
         if event.id and _order(event.id) <= self.after:
             return
         self.offer(event)
+
+    def skip_upto(self, after: tuple[int, int]) -> None:
+        """Ignore the events up to ``after`` from now on, and those already queued: the
+        listener hands events over while the replay is read."""
+        self.after = after
+        queued = [self.queue.get_nowait() for _ in range(self.queue.qsize())]
+        for event in queued:
+            if not event.id or _order(event.id) > after:
+                self.queue.put_nowait(event)
 
 
 class RedisLiveHub:
@@ -91,6 +145,7 @@ class RedisLiveHub:
         self._listener = listener if listener is not None else redis
         self._timeout = timeout
         self._script = redis.register_script(PUBLISH_SCRIPT)
+        self._so_far_script = redis.register_script(SO_FAR_SCRIPT)
         self._outbox: deque[tuple[str | None, str, dict[str, Any]]] = deque(maxlen=OUTBOX_EVENTS)
         self._wake = asyncio.Event()
         self._watchers: dict[str, set[_LocalWatcher]] = {}
@@ -139,9 +194,8 @@ class RedisLiveHub:
                 if conversation_id is None:
                     await self._redis.publish(ALL_CHANNEL, payload)
                 else:
-                    await self._script(
-                        keys=[STREAM_PREFIX + conversation_id, CHANNEL_PREFIX + conversation_id],
-                        args=[REPLAY_EVENTS, payload, STREAM_TTL_SECONDS])
+                    keys, args = _publish_call(conversation_id, kind, data, payload)
+                    await self._script(keys=keys, args=args)
             except Exception as exc:  # Redis is away: drop it, never hold up a chat
                 log.warning("%d live events not sent through Redis: %s",
                             len(self._outbox) + 1, type(exc).__name__)
@@ -214,11 +268,14 @@ class RedisLiveHub:
         watchers = self._watchers.setdefault(conversation_id, set())
         watchers.add(watcher)  # first, so nothing published from now on is missed
         try:
-            backlog, gap = await self._missed(conversation_id, last_event_id)
+            if last_event_id:
+                backlog, gap = await self._missed(conversation_id, last_event_id)
+            else:  # read once the watcher is registered: events up to its id are skipped
+                backlog, gap = await self._so_far(conversation_id), False
             if backlog:
-                watcher.after = _order(backlog[-1].id)
+                watcher.skip_upto(_order(backlog[-1].id))
             elif last_event_id and not gap:
-                watcher.after = _order(last_event_id)
+                watcher.skip_upto(_order(last_event_id))
             yield Subscription(watcher=watcher, backlog=backlog, gap=gap)
         finally:
             watchers.discard(watcher)
@@ -243,8 +300,42 @@ class RedisLiveHub:
         return [_event(_text(entry_id), _text(fields[b"e"] if b"e" in fields else fields["e"]))
                 for entry_id, fields in entries], False
 
+    async def _so_far(self, conversation_id: str) -> list[LiveEvent]:
+        """The text so far of the conversation's answers being written, as of the stream's
+        last event (``live.so_far_events``); none when Redis fails (a warning: the viewer
+        gets the words written from now on)."""
+        try:
+            found = await self._so_far_script(
+                keys=[STREAM_PREFIX + conversation_id, ANSWERS_PREFIX + conversation_id],
+                args=[f"{ANSWER_PREFIX}{conversation_id}:"])
+        except Exception as exc:
+            log.warning("answers being written not read from Redis: %s", type(exc).__name__)
+            return []
+        if not found:
+            return []
+        last_id, answers = found
+        answers = sorted(answers, key=lambda answer: _order(_text(answer[0])))
+        return so_far_events(_text(last_id), [(_text(turn_id), _text(text))
+                                              for _, turn_id, text in answers])
+
     def watching(self, conversation_id: str) -> int:
         return len(self._watchers.get(conversation_id, ()))
+
+
+def _publish_call(
+    conversation_id: str, kind: str, data: dict[str, Any], payload: str
+) -> tuple[list[str], list[Any]]:
+    """The publish script's keys and arguments for one event of a conversation, with what it
+    does to an answer being written (``live.answer_change``)."""
+    keys = [STREAM_PREFIX + conversation_id, CHANNEL_PREFIX + conversation_id,
+            ANSWERS_PREFIX + conversation_id]
+    args: list[Any] = [REPLAY_EVENTS, payload, STREAM_TTL_SECONDS, ANSWER_KEPT_CHARS]
+    change = answer_change(kind, data)
+    if change is not None:
+        turn_id, text = change
+        keys.append(f"{ANSWER_PREFIX}{conversation_id}:{turn_id}")
+        args += ["token" if text is not None else "stored", turn_id, text or ""]
+    return keys, args
 
 
 def _text(value: Any) -> str:

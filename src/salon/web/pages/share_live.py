@@ -3,14 +3,16 @@
 ``GET /s/{id}/events`` is a server-sent-events stream with the page's access rules (session,
 unlock cookie), spending no view. It sends ``turn`` (a message was stored), ``token`` (a piece
 of the answer being written) and ``title`` events, each with an id: reconnecting with
-``Last-Event-ID`` replays what was missed. A share cut at a message (``upto_message_id``) shows
-nothing written after it, so its stream (and its replay) carries titles only; when the owner
-moves the cut, its viewers are told to ``reload``. When access ends (revoked, expired, rotated, made
-private, new password, deleted, sharing switched off, or the viewer's own session ended: signed
-out, expired, token revoked, account deleted) the stream sends ``closed`` with the spec's code
-and words, and ends. A viewer that fell too far behind gets ``reload``. A comment line every
-``HEARTBEAT_SECONDS`` keeps idle connections open through proxies; that heartbeat also renews
-the stream's lease in the stream limits (``live.StreamLease``).
+``Last-Event-ID`` replays what was missed, and a first connection starts with the text so far
+of any answer being written (one ``token`` event each, ``live.so_far_events``). A share cut at
+a message (``upto_message_id``) shows nothing written after it, so its stream (and its replay)
+carries titles only; when the owner moves the cut, its viewers are told to ``reload``. When
+access ends (revoked, expired, rotated, made private, new password, deleted, sharing switched
+off, or the viewer's own session ended: signed out, expired, token revoked, account deleted)
+the stream sends ``closed`` with the spec's code and words, and ends. A viewer that fell too
+far behind gets ``reload``. A comment line every ``HEARTBEAT_SECONDS`` keeps idle connections
+open through proxies; that heartbeat also renews the stream's lease in the stream limits
+(``live.StreamLease``).
 
 ``GET /s/{id}/messages?after=N`` gives the rendered messages from the N-th on and the files
 list (JSON with HTML made by the page's own templates, on the render pool: ``503

@@ -1,5 +1,6 @@
 // A live share's page follows the conversation (server-sent events from /s/{id}/events):
-// - an answer being written appears word by word (as plain text);
+// - an answer being written appears word by word (as plain text); a page opened mid-answer
+//   gets the words written so far first, as one token event;
 // - when a message is stored, the page fetches it rendered (/s/{id}/messages?after=N) and
 //   replaces the words with it; the files list and the title follow too;
 // - whatever the order in which the stored question, that fetch's answer and the first words
