@@ -343,19 +343,24 @@ def _journal(ctx: AppContext, user: User, turn: Turn, answer: _Answer) -> None:
 
 async def recover_interrupted_answers(ctx: AppContext) -> int:
     """Store, as interrupted, the answers a process was writing when it was killed (from the
-    answer journal); returns how many. Run at start-up."""
+    answer journal); returns how many. Run at start-up. Live viewers are told, as of any stored
+    answer (with Redis, the killed process's words so far are then no longer offered)."""
     recovered = 0
     for entry in ctx.answer_journal.stale_entries():
         async with transaction(ctx.engine) as conn:
             conv = await repo.get_conversation(conn, entry.conversation_id, user_id=entry.user_id)
+            stored = None
             if conv is not None and not await repo.has_answer(conn, conv.id, entry.turn_id):
                 answer = _Answer(model=entry.model, text=entry.text, thought=entry.thought,
                                  status="interrupted")
-                seq = await repo.next_seq(conn, conv.id)
-                await repo.insert_message(conn, _answer_message(
-                    conv.id, entry.turn_id, answer, seq=seq, created_at=ctx.now()))
+                stored = _answer_message(conv.id, entry.turn_id, answer, created_at=ctx.now(),
+                                         seq=await repo.next_seq(conn, conv.id))
+                await repo.insert_message(conn, stored)
                 recovered += 1
         ctx.answer_journal.remove(entry.turn_id)
+        if conv is not None and stored is not None:
+            ctx.live.publish(conv.id, "turn", {"seq": stored.seq, "title": conv.title,
+                                               "turn_id": entry.turn_id})
     return recovered
 
 
