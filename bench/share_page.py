@@ -36,7 +36,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import httpx
-from _scratch import Unreachable, scratch_postgres
+from _scratch import on_each_backend
 
 from salon.app import build_context, close_context
 from salon.config import Settings
@@ -348,18 +347,7 @@ async def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install -y wrk")
     print("Salon share page benchmark (wrk, anonymous GETs). Figures only; nothing is asserted.")
-    with tempfile.TemporaryDirectory(prefix="salon-bench-") as tmp:
-        await run_backend("SQLite", "", Path(tmp) / "sqlite")
-        pg_url = os.environ.get("SALON_BENCH_DATABASE_URL", "")
-        if not pg_url:
-            print("\n(PostgreSQL skipped: set SALON_BENCH_DATABASE_URL to a server URL to "
-                  "include it.)")
-            return
-        try:
-            async with scratch_postgres(pg_url) as url:
-                await run_backend("PostgreSQL", url, Path(tmp) / "postgresql")
-        except Unreachable as exc:
-            print(f"\n(PostgreSQL skipped: SALON_BENCH_DATABASE_URL is not reachable: {exc})")
+    await on_each_backend(run_backend)
 
 
 if __name__ == "__main__":
