@@ -189,6 +189,7 @@ async def build_context(settings: Settings) -> AppContext:
         await use_redis(ctx, settings.redis_url)
     await enforce_public_permission(ctx)
     await recover_interrupted_answers(ctx)  # answers a killed process was writing
+    await ctx.view_batch.open_journal(settings.data_dir / "views")  # and views a stop kept
     return ctx
 
 
