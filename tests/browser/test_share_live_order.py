@@ -8,6 +8,9 @@ test forces one order:
 - the fetch lands before the first word (the first word comes late);
 - the first words come before the fetch lands (the first word comes at once);
 - the whole answer is written and stored before the fetch lands.
+
+And a turn stored after the page was rendered but before its event stream opened is fetched
+once the stream opens.
 """
 
 from __future__ import annotations
@@ -169,4 +172,27 @@ def test_the_answer_is_stored_before_the_fetch_lands(
                                                     releases=2)
     wait_for_answer(owner)  # stored
     fetches.let_go()  # brings the question and the answer at once
+    stored_answer_once(viewer)
+
+
+def test_a_turn_stored_before_the_stream_opens_is_shown(
+    open_page: OpenPage, gated_salon: SalonServer, fake_llm_url: str
+) -> None:
+    """A question and answer stored after the page was rendered but before its event stream
+    opened (no event will tell of them) are fetched once the stream is open."""
+    release(fake_llm_url, times=2)
+    owner, _, share = shared_chat(open_page, gated_salon.url, "Plan the trip", {"live": True})
+    viewer, _ = open_page()
+    held: list[Route] = []
+    viewer.route("**/s/*/events", lambda route: held.append(route))
+    viewer.goto(share["url"])
+    expect(viewer.locator("#messages article")).to_have_count(2)
+    release(fake_llm_url, times=2)
+    ask_without_waiting(owner, QUESTION)
+    wait_for_answer(owner)  # stored while the viewer's stream is not open yet
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not held:
+        assert time.monotonic() < deadline, "the page never opened its event stream"
+        viewer.wait_for_timeout(20)
+    held[0].continue_()
     stored_answer_once(viewer)

@@ -135,6 +135,9 @@ function listen() {
       return {};
     }
   };
+  // What was stored between this page's render and the stream's start has no event: fetch it
+  // (each time the stream opens, so also after a reconnect).
+  source.addEventListener("open", () => refresh());
   source.addEventListener("token", (event) => addToken(data(event)));
   source.addEventListener("turn", (event) => {
     setTitle(data(event).title);
