@@ -98,8 +98,10 @@ class AppContext:
         default_factory=lambda: LruCache(max_bytes=64 * 1024 * 1024))
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     # Immutable content only (a snapshot's, keyed by share and content version): never access
-    # decisions, which are made from the database on every request.
-    snapshot_cache: LruCache = field(default_factory=lambda: LruCache(max_items=32))
+    # decisions, which are made from the database on every request. At most 64 MiB (of the
+    # content's JSON), so a few huge snapshots cannot fill the memory.
+    snapshot_cache: LruCache = field(
+        default_factory=lambda: LruCache(max_bytes=64 * 1024 * 1024))
     # The rendered share page an anonymous viewer gets for a snapshot (bytes with a nonce
     # placeholder), keyed by share, link, content version and whether cloning is offered;
     # at most SALON_PAGE_CACHE_BYTES.

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -320,6 +321,11 @@ async def _view(
     )
 
 
+def content_size(content: rules.SharedContent) -> int:
+    """About how many bytes ``content`` holds: the length of its messages' JSON."""
+    return len(json.dumps(content.messages, default=str)) + 200 * len(content.files)
+
+
 async def read_content(
     ctx: AppContext, share: Share
 ) -> tuple[str, datetime, datetime, rules.SharedContent, dict[str, Any]]:
@@ -335,7 +341,7 @@ async def read_content(
             content = ctx.snapshot_cache.get(key)
             if content is None:
                 content = await snapshot_content(conn, share)
-                ctx.snapshot_cache.put(key, content)
+                ctx.snapshot_cache.put(key, content, size=content_size(content))
             return (snap["title"], snap["conversation_created_at"],
                     snap["conversation_updated_at"], content, dict(snap["recipe"]))
         conv = await conv_repo.get_conversation(conn, share.conversation_id,
