@@ -208,8 +208,12 @@ async def test_caches_without_room_keep_nothing_and_pages_still_show(
     pages = [await client.get(f"/s/{link}") for _ in range(2)]
     assert [p.status_code for p in pages] == [200, 200]
     assert all("Echo: a question" in p.text for p in pages)
+    bodies = [await client.get(f"/api/v1/chats/share/{link}") for _ in range(2)]
+    assert [b.status_code for b in bodies] == [200, 200]
+    assert bodies[0].json() == bodies[1].json()
     ctx = app.state.ctx
     assert len(ctx.share_page_cache) == 0 and len(ctx.message_cache) == 0
+    assert len(ctx.share_view_cache) == 0
 
 
 async def test_pages_are_kept_within_their_byte_bound(

@@ -93,9 +93,8 @@ class AppContext:
     link_scans: LinkScans = field(default_factory=LinkScans)
     # The JSON an anonymous viewer of a snapshot gets from GET /api/v1/chats/share/{id}
     # (web.api.share_view.ViewBody), keyed by share, link, content version, last change,
-    # status and base URL; at most 64 MiB.
-    share_view_cache: LruCache = field(
-        default_factory=lambda: LruCache(max_bytes=64 * 1024 * 1024))
+    # status and base URL; at most SALON_PAGE_CACHE_BYTES.
+    share_view_cache: LruCache = field(init=False)
     hasher: PasswordHasher = field(default_factory=PasswordHasher)
     # Immutable content only (a snapshot's, keyed by share and content version): never access
     # decisions, which are made from the database on every request. At most 64 MiB (of the
@@ -134,6 +133,7 @@ class AppContext:
             self.engine, connect_timeout=self.settings.db_connect_timeout,
             statement_timeout=self.settings.db_statement_timeout)
         self.share_page_cache = LruCache(max_bytes=self.settings.page_cache_bytes)
+        self.share_view_cache = LruCache(max_bytes=self.settings.page_cache_bytes)
         self.message_cache = LruCache(max_bytes=self.settings.message_cache_bytes)
         self.renders = RenderPool(workers=self.settings.render_workers,
                                   queue=self.settings.render_queue)
