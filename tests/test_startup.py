@@ -1,12 +1,13 @@
 """Start-up loads what serving needs and nothing more: the libraries behind exports, imports,
-QR codes, formulas, migrations, Redis and the embedded model are imported by the first use of
-their feature, the HTTP client only for the OpenAI-compatible model or community sharing, rich
-only by the commands that draw tables and progress bars, the command-line library only by
-the other commands (and by ``salon serve`` asked for help or given a mistake), and PostgreSQL's
-dialect only on PostgreSQL (``bench/startup.py`` measures the time and memory that saves).
-Checked in a fresh interpreter that loads what ``salon serve`` loads and starts the app. The
-garbage collector is paused while the command and the app load, and runs again once the app has
-started. Each route is built once."""
+QR codes, formulas, Markdown, code highlighting, page templates, migrations, Redis and the
+embedded model are imported by the first use of their feature, the HTTP client only for the
+OpenAI-compatible model or community sharing, rich only by the commands that draw tables and
+progress bars, the command-line library only by the other commands (and by ``salon serve``
+asked for help or given a mistake), and PostgreSQL's dialect only on PostgreSQL
+(``bench/startup.py`` measures the time and memory that saves). Checked in a fresh interpreter
+that loads what ``salon serve`` loads and starts the app. The garbage collector is paused while
+the command and the app load, and runs again once the app has started. Each route is built
+once."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from salon.config import Settings
 from tests.test_cli import salon_env
 
 LAZY = ("pyarrow", "fpdf", "PIL", "ijson", "plotly", "segno", "latex2mathml", "alembic",
-        "redis", "llama_cpp", "httpx", "rich", "typer", "salon.cli")
+        "redis", "llama_cpp", "httpx", "rich", "typer", "salon.cli", "markdown_it", "pygments",
+        "jinja2")
 
 START = """
 import asyncio, gc, json, sys

@@ -6,6 +6,7 @@ re-passworded, views used up, options changed). Every test runs on SQLite and Po
 from __future__ import annotations
 
 import gzip
+import json
 from typing import Any
 
 import httpx
@@ -94,6 +95,9 @@ async def test_the_cached_body_is_the_body_built_for_the_request(
     assert first["files"][0]["url"] == f"http://testserver{SHARE}/{link}/files/0"
     other_host = (await get(client, link, Host="other.example")).json()
     assert other_host["files"][0]["url"] == f"http://other.example{SHARE}/{link}/files/0"
+    fast = await through_fast_path(app, f"{SHARE}/{link}", Host="other.example")
+    assert not fast.passed_on and json.loads(fast.body) == other_host
+    assert (await through_fast_path(app, f"{SHARE}/{link}", Host="third.example")).passed_on
     # A signed-in viewer's answer is theirs, never the anonymous one.
     signed_in = (await get(bob.http, link)).json()
     assert signed_in["owner"] == {"name": "Alice"} and signed_in["recipe"] is not None
@@ -127,6 +131,18 @@ async def test_shares_the_hot_path_leaves_to_the_route(
         await unlock(client, link, "open sesame")
     await get(client, link)
     assert (await through_fast_path(app, f"{SHARE}/{link}")).passed_on
+
+
+@pytest.mark.parametrize("settings_overrides", [{"base_url": "https://chat.example/"}])
+async def test_links_in_the_body_use_the_configured_base_url(
+    app: Any, alice: UserClient, client: httpx.AsyncClient
+) -> None:
+    cid = await chat_with_files(alice, ("notes.txt", "hello file"), q=TURN)
+    link = (await alice.share(cid))["share_id"]
+    built = (await get(client, link, Host="any.example")).json()
+    assert built["files_zip_url"] == f"https://chat.example{SHARE}/{link}/files.zip"
+    fast = await through_fast_path(app, f"{SHARE}/{link}", Host="other.example")
+    assert not fast.passed_on and json.loads(fast.body) == built
 
 
 # --- ETag, 304 and gzip --------------------------------------------------------------------------

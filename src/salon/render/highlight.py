@@ -2,31 +2,42 @@
 
 The language name comes from the message author (a fence's info string), so it is only ever
 used to *look up* a lexer: what reaches the page is Pygments' own alias and name for it, and
-an unknown name falls back to plain text.
+an unknown name falls back to plain text. Pygments loads with the first code block, not with
+the server.
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
-from pygments import highlight
-from pygments.formatters import HtmlFormatter
-from pygments.lexer import Lexer
-from pygments.lexers import get_lexer_by_name
-from pygments.lexers.special import TextLexer
-from pygments.util import ClassNotFound
+
+if TYPE_CHECKING:
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexer import Lexer
 
 CSS_CLASS = "highlight"
 MAX_LANGUAGE_CHARS = 40
 LIGHT_STYLE = "default"
 DARK_STYLE = "github-dark"
-_formatter = HtmlFormatter(nowrap=True, classprefix="")
 _SAFE_ALIAS = re.compile(r"^[a-z0-9+#_-]{1,40}$")
+
+
+@cache
+def _formatter() -> HtmlFormatter:  # type: ignore[type-arg]
+    from pygments.formatters import HtmlFormatter
+
+    return HtmlFormatter(nowrap=True, classprefix="")
 
 
 def find_lexer(language: str | None) -> Lexer:
     """The lexer for a language name; plain text when the name is empty, too long or unknown."""
+    from pygments.lexers import get_lexer_by_name
+    from pygments.lexers.special import TextLexer
+    from pygments.util import ClassNotFound
+
     name = (language or "").strip().lower()
     if not name or len(name) > MAX_LANGUAGE_CHARS:
         return TextLexer()
@@ -46,7 +57,9 @@ def highlight_code(code: str, language: str | None) -> Markup:
     if css_lang != "text":
         label = Markup('<div class="codeblock-lang">{}</div>').format(lexer.name)
     opening = Markup('<div class="codeblock">{}<pre class="{}"><code class="language-{}">')
-    body = Markup(highlight(code, lexer, _formatter))  # Pygments escapes the code itself
+    from pygments import highlight
+
+    body = Markup(highlight(code, lexer, _formatter()))  # Pygments escapes the code itself
     return opening.format(label, CSS_CLASS, css_lang) + body + Markup("</code></pre></div>")
 
 
@@ -66,6 +79,8 @@ def stylesheet() -> str:
 
 
 def _style_defs(style: str) -> str:
+    from pygments.formatters import HtmlFormatter
+
     formatter = HtmlFormatter(style=style, classprefix="")
     css: str = formatter.get_style_defs(f".{CSS_CLASS}")  # type: ignore[no-untyped-call]
     return css

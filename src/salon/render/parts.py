@@ -16,7 +16,6 @@ from typing import Any
 from markupsafe import Markup
 
 from salon.render.highlight import highlight_code, plain_block
-from salon.render.markdown import markdown_to_html
 from salon.render.sanitize import sanitize_html
 
 Part = Mapping[str, Any]
@@ -59,6 +58,14 @@ def render_part(part: Part, *, file_url: FileUrl) -> Markup:
 def render_markdown(text: str) -> Markup:
     """Markdown text as safe HTML."""
     return sanitize_html(markdown_to_html(text))
+
+
+def markdown_to_html(text: str) -> str:
+    """``salon.render.markdown.markdown_to_html``: markdown-it loads with the first message
+    rendered, not with the server."""
+    from salon.render.markdown import markdown_to_html as convert
+
+    return convert(text)
 
 
 def _text(part: Part, file_url: FileUrl) -> Markup:

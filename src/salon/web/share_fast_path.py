@@ -26,7 +26,6 @@ from salon.services import share_grants as grants
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.web.api.share_view import MEDIA_TYPE, VIEW_HEADERS, ViewBody, view_key
-from salon.web.api.shares import base_url
 from salon.web.deps import SESSION_COOKIE
 from salon.web.middleware import security_headers
 from salon.web.pages.share_cache import PageBytes, etag_matches, is_cacheable, page_key
@@ -99,7 +98,7 @@ async def serve_view(scope: Scope, link: str, send: Send, *, head: bool) -> bool
     if sent is None or admitted is None:
         return False
     ctx, share = admitted
-    key = view_key(ctx, share, base=base_url(Request(scope), ctx))
+    key = view_key(ctx, share, base=_base_url(ctx, scope, sent[2]))
     body: ViewBody | None = ctx.share_view_cache.get(key)
     if body is None:
         return False
@@ -151,11 +150,12 @@ def _grant_bytes(link: str, grant: str, secure: bool) -> tuple[tuple[bytes, byte
                  for name, value in grant_headers(link, grant, secure=secure))
 
 
-def _anonymous(headers: Any, *, page: bool) -> tuple[str, str] | None:
-    """The If-None-Match and Accept-Encoding values ("" when absent) of a request that the
-    cache answers: no session, no bearer token; for the page, not a link-preview bot or a
-    prefetch (they get the title card). None otherwise."""
+def _anonymous(headers: Any, *, page: bool) -> tuple[str, str, bytes | None] | None:
+    """The If-None-Match and Accept-Encoding values ("" when absent) and the Host header of a
+    request that the cache answers: no session, no bearer token; for the page, not a
+    link-preview bot or a prefetch (they get the title card). None otherwise."""
     if_none_match = accept_encoding = ""
+    host = None
     for name, value in headers:
         if name == b"authorization":
             return None
@@ -165,9 +165,30 @@ def _anonymous(headers: Any, *, page: bool) -> tuple[str, str] | None:
             if_none_match = value.decode("latin-1")
         elif name == b"accept-encoding":
             accept_encoding = value.decode("latin-1")
+        elif name == b"host":
+            host = value
         elif page and _is_preview(name, value):
             return None
-    return if_none_match, accept_encoding
+    return if_none_match, accept_encoding, host
+
+
+def _base_url(ctx: AppContext, scope: Scope, host: bytes | None) -> str:
+    """``shares.base_url`` for this request, as the route computes it."""
+    if ctx.settings.base_url:
+        return ctx.settings.base_url.rstrip("/")
+    root_path = scope.get("app_root_path", scope.get("root_path", ""))
+    return _request_base(scope.get("scheme", "http"), host, tuple(scope.get("server") or ()),
+                         root_path)
+
+
+@lru_cache(maxsize=256)
+def _request_base(scheme: str, host: bytes | None, server: tuple[Any, ...],
+                  root_path: str) -> str:
+    """Starlette's base URL of a request with these parts (made once for each)."""
+    scope = {"type": "http", "scheme": scheme, "server": server or None,
+             "root_path": root_path, "path": "/", "query_string": b"",
+             "headers": [(b"host", host)] if host is not None else []}
+    return str(Request(scope).base_url).rstrip("/")
 
 
 def _is_preview(name: bytes, value: bytes) -> bool:

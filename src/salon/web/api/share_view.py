@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from fastapi import Request, Response
@@ -82,6 +82,7 @@ class ViewBody:
         return self.plain, None, f'"{self.etag}"'
 
 
+@lru_cache(maxsize=256)
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether an Accept-Encoding value lets us send gzip: named (or ``*`` is, when gzip is
     not named) with a quality above zero."""

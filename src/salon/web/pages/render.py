@@ -8,16 +8,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from salon.services.auth import Principal
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 # 401s with these codes send a browser to the login page and back, instead of an error page.
@@ -29,13 +32,19 @@ def format_when(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "never"
 
 
-_env = Environment(
-    loader=FileSystemLoader(TEMPLATES_DIR),
-    autoescape=select_autoescape(["html", "xml"], default=True),
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
-_env.filters["when"] = format_when
+@cache
+def _environment() -> Environment:
+    """The one Jinja environment, made (and Jinja loaded) for the first page, not at start."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html", "xml"], default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["when"] = format_when
+    return env
 
 ERROR_TITLES = {
     400: "Bad request",
@@ -80,12 +89,12 @@ def render_template(template: str, /, **context: Any) -> str:
     """``template`` with ``context`` only (no request unless given one): what a render thread
     calls (``services.render_pool``). Jinja's environment and templates are safe to share
     between threads; the values must not change while it runs."""
-    return _env.get_template(template).render(**context)
+    return _environment().get_template(template).render(**context)
 
 
 def template_macro(template: str, name: str) -> Callable[..., Markup]:
     """A macro of ``template``, to call from Python (it returns escaped HTML)."""
-    macro: Callable[..., Markup] = getattr(_env.get_template(template).module, name)
+    macro: Callable[..., Markup] = getattr(_environment().get_template(template).module, name)
     return macro
 
 
