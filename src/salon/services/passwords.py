@@ -4,11 +4,18 @@ megabyte (argon2id uses 64 MiB per hash), nor make other people's sign-ins wait 
 At most ``workers`` hashes run at once and at most ``queue`` more wait for a thread; a request
 beyond that is refused at once with ``429 SERVER_BUSY`` (and ``Retry-After``), never queued.
 The pool is per server process.
+
+Its threads run at a lower CPU priority (``HASHING_NICENESS``; argon2's own threads inherit it):
+a hash takes some 0.2 s of CPU, and when hashes keep the cores busy, the requests being answered
+(an owner's share change, a page) get the CPU first instead of queuing behind them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
@@ -19,6 +26,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from salon.domain.errors import RateLimited
 
 T = TypeVar("T")
+
+
+HASHING_NICENESS = 10
+
+
+def _yield_to_requests() -> None:
+    """Lower this hashing thread's priority (Linux sets it per thread; elsewhere, or where
+    it is not allowed, the thread keeps the process's)."""
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                       os.getpriority(os.PRIO_PROCESS, 0) + HASHING_NICENESS)
 
 
 def server_busy() -> RateLimited:
@@ -33,7 +51,7 @@ class PasswordPool:
         self.hasher = hasher
         self.workers = workers
         self.queue = queue
-        self._executor = ThreadPoolExecutor(max_workers=workers,
+        self._executor = ThreadPoolExecutor(max_workers=workers, initializer=_yield_to_requests,
                                             thread_name_prefix="salon-password")
         # Hashes running or waiting. Changed on the event loop only: when a job leaves its
         # thread (or is cancelled before it starts), not when its caller stops waiting, so a
