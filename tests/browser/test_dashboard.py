@@ -126,7 +126,7 @@ def test_search_filters_sorting_and_pages(
     expect(page.locator("tbody tr")).to_have_count(12)
 
     for label, option, expected in [
-        ("Visibility", "Private", ["bravo notes"]),
+        ("Visibility", "Logged-in users", ["bravo notes"]),
         ("Password", "With password", ["charlie report"]),
         ("Status", "Revoked", ["delta plan"]),
         ("Type", "Live", ["bravo notes"]),

@@ -63,7 +63,7 @@ def test_create_a_link_with_every_option(open_page: OpenPage, salon: SalonServer
     custom.fill("quarterly review ~v1.0")
     expect(dialog.locator("#share-cleaned-id")).to_have_text("/s/quarterly-review-~v1.0")
 
-    dialog.get_by_label("Public: anyone with the link").uncheck()
+    dialog.get_by_label("Logged-in users only").check()
     dialog.get_by_label("Live updates").check()
     dialog.get_by_label("Display my name").check()
     dialog.get_by_label("Password (optional)").fill("open sesame")

@@ -495,23 +495,30 @@ def test_expiry_from_refuses_both_and_allows_neither() -> None:
 
 # --- restoring --------------------------------------------------------------------------------
 
+# Spec 002: restoring a link that a limit ended makes it permanent (every expiry setting goes).
+PERMANENT = {"revoked_at": None, "expires_at": None, "max_views": None, "max_clones": None}
+
+
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
         ({"revoked_at": NOW - HOUR}, {"revoked_at": None}),
         ({"revoked_at": NOW - HOUR, "expires_at": NOW + HOUR, "max_views": 9, "views": 3,
           "max_clones": 4, "clones": 1}, {"revoked_at": None}),
-        ({"expires_at": NOW - HOUR}, {"revoked_at": None, "expires_at": None}),
-        ({"expires_at": NOW}, {"revoked_at": None, "expires_at": None}),
-        ({"max_views": 5, "views": 5}, {"revoked_at": None, "max_views": None}),
-        ({"max_views": 5, "views": 7, "expires_at": NOW + HOUR},
-         {"revoked_at": None, "max_views": None}),
-        ({"max_clones": 2, "clones": 2}, {"revoked_at": None, "max_clones": None}),
-        ({"max_clones": 2, "clones": 1, "max_views": 2, "views": 2},
-         {"revoked_at": None, "max_views": None}),
+        ({"expires_at": NOW - HOUR}, PERMANENT),
+        ({"expires_at": NOW}, PERMANENT),
+        ({"max_views": 5, "views": 5}, PERMANENT),
+        # the limit that ended it and the ones that had not yet: all go
+        ({"expires_at": NOW - HOUR, "max_views": 9, "views": 3, "max_clones": 4, "clones": 1},
+         PERMANENT),
+        ({"max_views": 5, "views": 7, "expires_at": NOW + HOUR}, PERMANENT),
+        ({"max_clones": 2, "clones": 2, "expires_at": NOW + HOUR, "max_views": 9}, PERMANENT),
+        ({"max_clones": 2, "clones": 2}, PERMANENT),
+        ({"max_clones": 2, "clones": 1, "max_views": 2, "views": 2}, PERMANENT),
+        ({"revoked_at": NOW - HOUR, "max_views": 1, "views": 1, "expires_at": NOW + HOUR},
+         PERMANENT),
         ({"revoked_at": NOW - HOUR, "expires_at": NOW - SECOND, "max_views": 1, "views": 1,
-          "max_clones": 1, "clones": 1},
-         {"revoked_at": None, "expires_at": None, "max_views": None, "max_clones": None}),
+          "max_clones": 1, "clones": 1}, PERMANENT),
     ],
 )
 def test_restored_values(overrides: dict[str, Any], expected: dict[str, Any]) -> None:
@@ -522,18 +529,19 @@ def test_restored_values(overrides: dict[str, Any], expected: dict[str, Any]) ->
 
 
 @given(share=shares())
-def test_restoring_always_makes_a_share_active_and_keeps_unused_limits(share: Share) -> None:
+def test_restoring_always_makes_a_share_active_and_permanent_after_a_limit(share: Share) -> None:
     values = restored_values(share, now=NOW)
-    assert set(values) <= {"revoked_at", "expires_at", "max_views", "max_clones"}
+    assert set(values) <= set(PERMANENT)
     assert all(value is None for value in values.values())
     restored = replace(share, **values)
     assert share_status(restored, now=NOW) == "active"
-    if share.expires_at is not None and share.expires_at > NOW:
-        assert restored.expires_at == share.expires_at
-    if share.max_views is not None and share.views < share.max_views:
-        assert restored.max_views == share.max_views
-    if share.max_clones is not None and share.clones < share.max_clones:
-        assert restored.max_clones == share.max_clones
+    ended_by_limit = oracle_status(replace(share, revoked_at=None), NOW) != "active" or (
+        share.max_clones is not None and share.clones >= share.max_clones)
+    if ended_by_limit:
+        assert (restored.expires_at, restored.max_views, restored.max_clones) == (None,) * 3
+    else:  # revoked by hand only: its limits stay
+        assert (restored.expires_at, restored.max_views, restored.max_clones) == (
+            share.expires_at, share.max_views, share.max_clones)
 
 
 # --- the expiry sentence ----------------------------------------------------------------------

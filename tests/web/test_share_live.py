@@ -225,6 +225,7 @@ async def test_revoking_closes_open_streams_with_the_spec_words(base: str, owner
     ({"password": "a new secret"}, "PASSWORD_REQUIRED"),
     ({"is_public": False}, "LOGIN_REQUIRED"),
     ({"live": False}, "SHARE_NOT_LIVE"),
+    ({"visibility": "only_me"}, "SHARE_LINK_NOT_FOUND"),
 ])
 async def test_changing_the_share_closes_streams_with_the_right_code(
     base: str, owner: Owner, change: dict[str, Any], code: str

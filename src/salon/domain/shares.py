@@ -15,12 +15,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from salon.domain.conversations import Message
-from salon.domain.errors import Forbidden, Gone, InvalidInput, NotFound, SalonError, Unauthenticated
+from salon.domain.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    SalonError,
+    Unauthenticated,
+)
 
 ShareStatus = Literal["active", "expired", "revoked"]
 ShareType = Literal["snapshot", "live"]
+# Who may open the link: anyone ("public"), logged-in users ("private", spec 002's word), or
+# the owner alone ("only_me", spec 004's Private: the link is revoked for everyone else).
+Visibility = Literal["public", "private", "only_me"]
 STATUSES: tuple[ShareStatus, ...] = ("active", "expired", "revoked")
 TYPES: tuple[ShareType, ...] = ("snapshot", "live")
+VISIBILITIES: tuple[Visibility, ...] = ("public", "private", "only_me")
 
 MAX_LIMIT = 2_147_483_647  # the spec's ceiling for views and clones (32-bit signed)
 MAX_EXPIRES_IN = 10 * 366 * 86400  # ten years, in seconds
@@ -35,6 +47,8 @@ LOGIN_REQUIRED_DETAIL = "Log in to view this shared chat."
 PASSWORD_REQUIRED_DETAIL = "This shared chat is password-protected. Enter the password to view it."
 INVALID_PASSWORD_DETAIL = "The password is incorrect."
 SHARING_DISABLED_DETAIL = "Sharing is turned off on this server."
+EMPTY_CONVERSATION_DETAIL = ("This chat has no messages to share yet: send a message first, "
+                             "then share it.")
 
 # What a viewer may see of each part type (a subset of PART_FIELDS): no tool-call ids, no
 # citation sources (the documents behind them), never a storage path.
@@ -77,10 +91,17 @@ class Share:
     created_at: datetime
     updated_at: datetime
     content_version: int = 1
+    owner_only: bool = False  # "only me": the owner alone sees it (is_public is then False)
 
     @property
     def has_password(self) -> bool:
         return self.password_hash is not None
+
+    @property
+    def visibility(self) -> Visibility:
+        if self.owner_only:
+            return "only_me"
+        return "public" if self.is_public else "private"
 
     @property
     def type(self) -> ShareType:
@@ -143,21 +164,34 @@ def sharing_disabled() -> Forbidden:
     return Forbidden(SHARING_DISABLED_DETAIL, code="SHARING_DISABLED")
 
 
+def empty_conversation() -> Conflict:
+    return Conflict(EMPTY_CONVERSATION_DETAIL, code="EMPTY_CONVERSATION")
+
+
+def visibility_values(visibility: Visibility) -> dict[str, bool]:
+    """The stored columns of a visibility."""
+    return {"is_public": visibility == "public", "owner_only": visibility == "only_me"}
+
+
 def decide_access(
     share: Share | None, *, viewer_id: str | None, now: datetime, password_ok: bool,
     sharing_enabled: bool = True, public_allowed: bool = True, view_granted: bool = False,
 ) -> AccessDecision:
     """Who may see what, in the spec's order: not found, (sharing off), revoked, expired, login
-    required, password required. The owner always sees their share and is never counted.
+    required, password required. The owner always sees their share and is never counted; an
+    "only me" share is not found for everyone else, whatever they hold (spec 004).
     ``public_allowed`` False (the owner lost the public permission) makes a public share
     logged-in-only. ``view_granted``: the viewer holds a counted view of this share's content
     (its files, ZIP, live messages, a clone), which spends no other view and outlives the view
     limit, never the other refusals."""
     if share is None:
         return _refuse(share_not_found())
+    is_owner = viewer_id is not None and viewer_id == share.user_id
+    if share.owner_only and not is_owner:
+        return _refuse(share_not_found())
     if not sharing_enabled:
         return _refuse(sharing_disabled())
-    if viewer_id is not None and viewer_id == share.user_id:
+    if is_owner:
         return AccessDecision(allowed=True, is_owner=True)
     ended = closed_reason(share, now=now, view_granted=view_granted)
     if ended is not None:
@@ -243,14 +277,15 @@ def expiry_from(*, now: datetime, expires_at: datetime | None = None,
 
 def restored_values(share: Share, *, now: datetime) -> dict[str, Any]:
     """The changes that make a revoked or expired share active again: the manual revocation
-    goes, and so does each limit that was used up (the link stays up until new limits are set)."""
+    goes; and when a limit had ended the link (its time, its views, or its clones), every
+    expiry setting goes with it (spec 002: the restored link is permanent until new expiry
+    conditions are set), not only the limit that ended it."""
     values: dict[str, Any] = {"revoked_at": None}
-    if share.expires_at is not None and share.expires_at <= now:
-        values["expires_at"] = None
-    if share.max_views is not None and share.views >= share.max_views:
-        values["max_views"] = None
-    if is_clone_limit_reached(share):
-        values["max_clones"] = None
+    ended_by_limit = (is_expired_by_time(share, now=now)
+                      or (share.max_views is not None and share.views >= share.max_views)
+                      or is_clone_limit_reached(share))
+    if ended_by_limit:
+        values.update(expires_at=None, max_views=None, max_clones=None)
     return values
 
 

@@ -39,8 +39,8 @@ CONFIRM_WORDS = {"revoke_all": "REVOKE", "reset_all": "RESET", "clear_revoked": 
 
 # The options a share request may change, as the API names them.
 OPTION_FIELDS = frozenset({
-    "share_id", "is_public", "password", "current_password", "live", "display_username",
-    "allow_cloning", "expires_at", "expires_in", "max_views", "max_clones",
+    "share_id", "is_public", "visibility", "password", "current_password", "live",
+    "display_username", "allow_cloning", "expires_at", "expires_in", "max_views", "max_clones",
     "allow_view_after_clone_limit", "upto_message_id", "update_snapshot",
 })
 
@@ -121,6 +121,8 @@ async def save_share(
         if conv is None:
             raise conversation_not_found()
         existing = await repo.get_share_for_conversation(conn, chat_id, user_id=user.id)
+        if existing is None and not await repo.has_shareable_messages(conn, chat_id):
+            raise rules.empty_conversation()
         if "upto_message_id" in changes and changes["upto_message_id"] is not None:
             await _check_checkpoint(conn, conv, str(changes["upto_message_id"]))
     values = _option_values(existing, changes, now=now, public_allowed=perms["sharing_public_chat"])
@@ -147,11 +149,15 @@ def _option_values(
             values[name] = changes[name]
     if "share_id" in changes:
         values["share_id"] = links.validate_share_id(str(changes["share_id"]))
-    is_public = changes.get("is_public", existing.is_public if existing else public_allowed)
-    if is_public and not public_allowed:
+    visibility = _visibility(existing, changes, public_allowed=public_allowed)
+    if visibility == "public" and not public_allowed:
         raise Forbidden("Your account may only create links for logged-in users.",
                         code="PUBLIC_SHARING_DISABLED")
-    values["is_public"] = is_public
+    values.update(rules.visibility_values(visibility))
+    left_only_me = existing is not None and existing.owner_only and visibility != "only_me"
+    if left_only_me and "share_id" not in changes:
+        # Switching to "only me" revoked the link (spec 004): sharing again makes a new one.
+        values["share_id"] = links.new_share_id()
     if "expires_at" in changes or "expires_in" in changes:
         values["expires_at"] = rules.expiry_from(
             now=now, expires_at=parse_time(changes.get("expires_at"), field="expires_at"),
@@ -161,6 +167,27 @@ def _option_values(
             current = getattr(existing, count) if existing else 0
             values[limit] = rules.adjust_limit(int(changes[limit]), current=current)
     return values
+
+
+def _visibility(
+    existing: Share | None, changes: Mapping[str, Any], *, public_allowed: bool
+) -> rules.Visibility:
+    """The visibility asked for: ``visibility``, or the older ``is_public`` (true: public,
+    false: logged-in users); neither keeps the share's, and a new share is public when the
+    owner may share publicly."""
+    asked: rules.Visibility | None = changes.get("visibility")
+    if "is_public" in changes:
+        is_public = bool(changes["is_public"])
+        if asked is None:
+            asked = "public" if is_public else "private"
+        elif is_public != (asked == "public"):
+            raise InvalidInput(f'is_public contradicts visibility "{asked}"; send only '
+                               "visibility.", field="is_public")
+    if asked is not None:
+        return asked
+    if existing is not None:
+        return existing.visibility
+    return "public" if public_allowed else "private"
 
 
 def parse_time(value: object, *, field: str) -> datetime | None:
@@ -332,7 +359,8 @@ async def revoke_share(ctx: AppContext, user: User, chat_id: str) -> Share:
 
 
 async def restore_share(ctx: AppContext, user: User, chat_id: str) -> Share:
-    """Active again; a limit that had ended the link is removed (permanent until new limits)."""
+    """Active again; when a limit had ended the link (time, views or clones), every expiry
+    setting is removed: the link is permanent until new ones are set (spec 002)."""
     return await _change_own_share(
         ctx, user, chat_id,
         lambda s, now: rules.restored_values(s, now=now)

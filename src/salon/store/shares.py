@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from salon.domain.conversations import Message
-from salon.domain.shares import Share, ShareStatus, ShareType
+from salon.domain.shares import Share, ShareStatus, ShareType, Visibility
 from salon.store.db import RowReader
 from salon.store.tables import (
     STATE_ACTIVE,
@@ -49,7 +49,7 @@ class ShareFilter:
     query: str | None = None
     start: datetime | None = None
     end: datetime | None = None
-    visibility: Literal["public", "private"] | None = None
+    visibility: Visibility | None = None
     password: bool | None = None
     status: ShareStatus | None = None
     type: ShareType | None = None
@@ -79,7 +79,7 @@ def to_share(row: Any) -> Share:
         max_clones=row.max_clones, allow_view_after_clone_limit=row.allow_view_after_clone_limit,
         upto_message_id=row.upto_message_id, views=row.views, clones=row.clones,
         revoked_at=row.revoked_at, created_at=row.created_at, updated_at=row.updated_at,
-        content_version=row.content_version,
+        content_version=row.content_version, owner_only=row.owner_only,
     )
 
 
@@ -226,6 +226,13 @@ async def get_share_access_raw(reader: RowReader, share_id: str) -> ShareAccess 
     read = _compiled_read(reader.dialect)
     values = await reader.fetch_one(read.sql, read.params(share_id))
     return None if values is None else _to_access(read.row(values))
+
+
+async def has_shareable_messages(conn: AsyncConnection, conversation_id: str) -> bool:
+    """Whether the conversation has a message a share would show (any but a system one)."""
+    query = sa.select(sa.literal(1)).where(messages.c.conversation_id == conversation_id,
+                                           messages.c.role != "system").limit(1)
+    return (await conn.execute(query)).first() is not None
 
 
 async def is_share_id_taken(conn: AsyncConnection, share_id: str) -> bool:
@@ -403,8 +410,10 @@ def _filters(
             where.append(t.updated_at >= f.start)
     if f.end is not None:
         where.append(created_at < f.end)
-    if f.visibility is not None:
+    if f.visibility is not None:  # an "only me" share is never public (is_public False)
         where.append(t.is_public == (f.visibility == "public"))
+        if f.visibility != "public":
+            where.append(t.owner_only == (f.visibility == "only_me"))
     if f.password is not None:
         where.append(t.has_password == f.password)
     if f.status is not None:

@@ -208,6 +208,8 @@ shares = sa.Table(
               nullable=False),
     sa.Column("title", sa.String(200), nullable=False),
     sa.Column("is_public", sa.Boolean, nullable=False),
+    # "Only me" (migration 0006): the link is revoked for everyone but the owner.
+    sa.Column("owner_only", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("password_hash", sa.String(255), nullable=True),
     sa.Column("live", sa.Boolean, nullable=False),
     sa.Column("display_username", sa.Boolean, nullable=False),

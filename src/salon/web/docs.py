@@ -184,7 +184,7 @@ def document_errors(operation: dict[str, Any], statuses: set[int]) -> None:
                                                "headers": {"Location": {"schema":
                                                                         {"type": "string"}}}})
             continue
-        responses[str(status)] = {**ERROR_RESPONSES[status],
+        responses[str(status)] = {**ERROR_RESPONSES[status], **responses.get(str(status), {}),
                                   "content": {"application/json": {"schema": ERROR_REF}}}
     operation["responses"] = dict(sorted(responses.items()))
 

@@ -51,7 +51,12 @@ class ShareOptions(Body):
     """Every option is optional; only the fields sent are changed."""
 
     share_id: str = Field(default="", max_length=1000)
-    is_public: bool = True
+    visibility: rules.Visibility = Field(
+        default="public", description="Who may open the link: anyone (public), logged-in "
+        "users (private), or you alone (only_me: the link is revoked for everyone else and "
+        "answers 404; sharing again gives a new link).")
+    is_public: bool = Field(default=True, description="The older form of visibility: true is "
+                            "public, false is private.")
     password: str | None = Field(default=None, max_length=rules.MAX_SHARE_PASSWORD_CHARS)
     current_password: str | None = Field(default=None, max_length=1000)
     live: bool = False
@@ -121,6 +126,7 @@ def share_json(share: Share, *, request: Request, ctx: AppContext) -> dict[str, 
         "chat_id": share.conversation_id,
         "title": share.title,
         "is_public": share.is_public,
+        "visibility": share.visibility,
         "has_password": share.has_password,
         "type": share.type,
         "live": share.live,
@@ -282,7 +288,7 @@ async def list_shared_chats(
     query: str | None = Query(default=None, max_length=200),
     start: str | None = Query(default=None, max_length=40, json_schema_extra=DATE_BOUND),
     end: str | None = Query(default=None, max_length=40, json_schema_extra=DATE_BOUND),
-    visibility: Literal["public", "private"] | None = None,
+    visibility: rules.Visibility | None = None,
     password: bool | None = None,
     status: Literal["active", "expired", "revoked"] | None = None,
     type: Literal["snapshot", "live"] | None = None,
@@ -337,11 +343,15 @@ async def clear_revoked_shares(body: ClearRevokedBody, user: CurrentUser, ctx: C
 
 # --- one chat's share ------------------------------------------------------------------------
 
-@router.post("/{chat_id}/share")
+@router.post("/{chat_id}/share", responses={
+    409: {"description": "Conflict: the chat has no messages to share yet (EMPTY_CONVERSATION), "
+          "a custom link is taken (SHARE_ID_TAKEN), or the chat was shared at the same moment "
+          "(SHARE_CONFLICT)"}})
 async def share_chat(chat_id: str, body: ShareOptions, request: Request, user: CurrentUser,
                      ctx: Ctx) -> Any:
     """Create the chat's share, or change the options you send (sharing again keeps the
-    link)."""
+    link, except after "only me", which revoked it). A chat without messages cannot be shared
+    (409 EMPTY_CONVERSATION)."""
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     share = await share_service.save_share(ctx, user, chat_id, changes)
     return share_json(share, request=request, ctx=ctx)

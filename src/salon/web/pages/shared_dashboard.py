@@ -49,7 +49,7 @@ MAX_QUERY_CHARS = 200
 NARROWING_KEYS = ("query", "start", "end", "visibility", "password", "status", "type")
 LISTING_KEYS = (*NARROWING_KEYS, "order_by", "direction", "page", "page_size")
 CHOICES: dict[str, tuple[str, ...]] = {
-    "visibility": ("public", "private"),
+    "visibility": rules.VISIBILITIES,
     "password": ("true", "false"),
     "status": rules.STATUSES,
     "type": rules.TYPES,
@@ -203,6 +203,7 @@ class ShareRow:
     status: str
     type: str
     expires_at: str | None  # ISO time, for the script that flips the status when it passes
+    owner_only: bool = False  # "only me": the link is revoked for everyone else
 
 
 def _counter(count: int, limit: int | None) -> str:
@@ -219,7 +220,7 @@ def share_row(share: Share, *, now: datetime, site: str) -> ShareRow:
         created_at=share.created_at, updated_at=share.updated_at, is_public=share.is_public,
         has_password=share.has_password, views=_counter(share.views, share.max_views),
         clones=_counter(share.clones, share.max_clones), status=status, type=share.type,
-        expires_at=expires)
+        expires_at=expires, owner_only=share.owner_only)
 
 
 def done_notice(done: str | None, n: str | None) -> str | None:

@@ -100,7 +100,7 @@ function elements() {
     snapshot: $("share-snapshot"), rotate: $("share-rotate"), restore: $("share-restore"),
     remove: $("share-delete"), customId: $("share-custom-id"), cleaned: $("share-cleaned-id"),
     guessable: $("share-custom-id-warning"),
-    isPublic: $("share-public"), live: $("share-live"), username: $("share-username"),
+    visibility: $("share-visibility"), live: $("share-live"), username: $("share-username"),
     cloning: $("share-cloning"), password: $("share-password-input"),
     passwordLabel: $("share-password-label"), passwordCurrent: $("share-password-current"),
     passwordRemove: $("share-password-remove"), currentPassword: $("share-current-password"),
@@ -236,14 +236,15 @@ function showShare(share) {
 function describe(share) {
   const status = { active: "Active", expired: "Expired", revoked: "Revoked" }[share.status] ?? share.status;
   const kind = share.type === "live" ? "live" : "snapshot";
-  return `${status} ${kind} link · ${count(share.views, "view")} · ${count(share.clones, "clone")}`;
+  const who = share.visibility === "only_me" ? " · only you can open it" : "";
+  return `${status} ${kind} link${who} · ${count(share.views, "view")} · ${count(share.clones, "clone")}`;
 }
 
 /** The form shows the share's settings (or the defaults for a new one). */
 function showShareFields(e, share) {
   const s = share ?? {};
   e.customId.value = share ? share.share_id : "";
-  e.isPublic.checked = s.is_public ?? true;
+  setVisibility(e, s.visibility ?? (s.is_public === false ? "private" : "public"));
   e.live.checked = s.live ?? false;
   e.username.checked = s.display_username ?? false;
   e.cloning.checked = s.allow_cloning ?? true;
@@ -325,7 +326,9 @@ function collectChanges(e) {
   const changes = {};
   const custom = customIdChange(e, share);
   if (custom !== undefined) changes.share_id = custom;
-  const flags = [["is_public", e.isPublic, true], ["live", e.live, false],
+  const visibility = chosenVisibility(e);
+  if (visibility !== (share ? share.visibility : "public")) changes.visibility = visibility;
+  const flags = [["live", e.live, false],
     ["display_username", e.username, false], ["allow_cloning", e.cloning, true],
     ["allow_view_after_clone_limit", e.viewAfter, false]];
   for (const [name, input, fallback] of flags) {
@@ -341,6 +344,17 @@ function collectChanges(e) {
   const upto = e.upto.value || null;
   if (upto !== (share?.upto_message_id ?? null)) changes.upto_message_id = upto;
   return changes;
+}
+
+/** Who can open the link: "public", "private" (logged-in users) or "only_me". */
+function chosenVisibility(e) {
+  return e.visibility.querySelector("input[name=visibility]:checked")?.value ?? "public";
+}
+
+function setVisibility(e, value) {
+  for (const input of e.visibility.querySelectorAll("input[name=visibility]")) {
+    input.checked = input.value === value;
+  }
 }
 
 function customIdChange(e, share) {
