@@ -14,6 +14,8 @@
 // other sites: no MathJax, no map data (render_chart refuses map traces), no "edit in Chart
 // Studio" links.
 
+import { linkStylesheet, loadScript, whenAdded } from "./vendor-loading.js";
+
 const PLOTLY_SRC = "/static/vendor/plotly.min.js";
 const STYLESHEET = "/static/charts.css";
 // plotly.js 4 injects maplibre's CSS as <style id=…> unless an element with this id exists.
@@ -29,42 +31,14 @@ const CONFIG = {
   modeBarButtonsToRemove: ["sendDataToCloud"],
 };
 
-let plotlyPromise = null;
-
-/** The nonce of this page's scripts (the IDL property keeps it after the attribute is hidden). */
-function pageNonce() {
-  for (const script of document.querySelectorAll("script[nonce]")) {
-    if (script.nonce) return script.nonce;
-  }
-  return "";
-}
-
-function linkStylesheet() {
-  if (document.querySelector(`link[href="${STYLESHEET}"]`)) return;
-  const link = Object.assign(document.createElement("link"), { rel: "stylesheet", href: STYLESHEET });
-  document.head.append(link);
-}
-
 /** window.Plotly, loading the bundle once with a <script> element (it is not an ES module). */
 export function loadPlotly() {
-  if (window.Plotly) return Promise.resolve(window.Plotly);
-  if (plotlyPromise) return plotlyPromise;
-  if (!document.getElementById(MAPLIBRE_STYLE_ID)) {
+  if (!window.Plotly && !document.getElementById(MAPLIBRE_STYLE_ID)) {
     const placeholder = document.createElement("meta");
     placeholder.id = MAPLIBRE_STYLE_ID;
     document.head.append(placeholder);
   }
-  plotlyPromise = new Promise((resolve, reject) => {
-    const script = document.createElement("script");
-    script.src = PLOTLY_SRC;
-    script.nonce = pageNonce();
-    script.addEventListener("load", () => (window.Plotly ? resolve(window.Plotly)
-      : reject(new Error("plotly.js did not load"))));
-    script.addEventListener("error", () => reject(new Error("plotly.js could not be loaded")));
-    document.head.append(script);
-  });
-  plotlyPromise.catch(() => { plotlyPromise = null; });
-  return plotlyPromise;
+  return loadScript(PLOTLY_SRC, "Plotly", "plotly.js");
 }
 
 /** The figure's spec, or null when its island is missing or not JSON. */
@@ -125,21 +99,9 @@ async function drawChart(figure) {
 export async function drawCharts(root = document) {
   const figures = [...root.querySelectorAll("figure[data-chart]:not([data-chart-state])")];
   if (!figures.length) return;
-  linkStylesheet();
+  linkStylesheet(STYLESHEET);
   await Promise.all(figures.map(drawChart));
 }
 
-function watchForCharts() {
-  let scheduled = false;
-  new MutationObserver(() => {
-    if (scheduled) return;
-    scheduled = true;
-    requestAnimationFrame(() => {
-      scheduled = false;
-      drawCharts();
-    });
-  }).observe(document.body, { childList: true, subtree: true });
-}
-
 drawCharts();
-watchForCharts();
+whenAdded(drawCharts);
