@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import pytest
 
-from salon.domain.commands import COMMANDS, parse_command, unavailable_message
+from salon.domain.commands import (
+    COMMANDS,
+    CannedReply,
+    Command,
+    canned_reply,
+    help_text,
+    parse_command,
+    unavailable_message,
+)
 
 
-@pytest.mark.parametrize("name", ["notes", "online", "code", "image", "diagram", "research"])
+@pytest.mark.parametrize(
+    "name", ["notes", "online", "code", "image", "diagram", "research", "help"])
 def test_spec_commands_are_recognised(name: str) -> None:
     command, rest = parse_command(f"/{name} what is new?")
     assert command is not None and command.name == name and rest == "what is new?"
     assert f"/{name}" in unavailable_message(command)
 
 
-@pytest.mark.parametrize("q", ["hello", "/unknown thing", "a /online b", "/default hi", ""])
+@pytest.mark.parametrize("q", ["hello", "/unknown thing", "a /online b", ""])
 def test_other_text_is_not_a_command(q: str) -> None:
     assert parse_command(q) == (None, q)
 
@@ -27,3 +36,28 @@ def test_command_case_insensitive() -> None:
 def test_every_spec_command_listed_once() -> None:
     names = [c.name for c in COMMANDS]
     assert len(names) == len(set(names))
+
+
+def test_diagram_and_help_run_here() -> None:
+    for name in ("diagram", "help"):
+        command, _ = parse_command(f"/{name}")
+        assert command is not None and command.available
+    diagram, _ = parse_command("/diagram x")
+    assert diagram is not None and canned_reply(diagram) is None
+
+
+def test_help_lists_usable_commands_and_why_the_others_are_not() -> None:
+    text = help_text(COMMANDS)
+    usable, _, missing = text.partition("Not available on this server:")
+    assert "- `/diagram`: Create a diagram." in usable and "/default" not in text
+    assert "- `/online`: Search the web. (not part of this version of Salon yet)" in missing
+    help_command, _ = parse_command("/help")
+    assert help_command is not None
+    assert canned_reply(help_command) == CannedReply("Listing the commands", text)
+
+
+def test_an_unavailable_command_says_why() -> None:
+    unavailable = Command("online", "Search the web.", False, "needs SALON_SEARXNG_URL")
+    reply = canned_reply(unavailable)
+    assert reply is not None and "(needs SALON_SEARXNG_URL)" in reply.text
+    assert reply.status == "/online is not available on this server"

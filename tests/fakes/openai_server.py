@@ -27,6 +27,12 @@ The path prefix before ``/v1`` picks the behaviour, so one server serves every m
                     and again before it finishes (its first word comes late, or at once
                     when released beforehand)
 ``/gated-each/v1`` the same, but each word waits for a release, then the finish
+``/mermaid/v1``     answers a valid Mermaid flowchart in a ```mermaid block (``MERMAID``)
+``/mermaid-broken/v1``  an unbalanced one (``BROKEN_MERMAID``) unless the request already
+                    holds an assistant reply with a ```mermaid block (a retry): then
+                    ``MERMAID``
+``/mermaid-click/v1``   always a flowchart with a ``click`` callback (``CLICK_MERMAID``)
+``/mermaid-html/v1``    always a flowchart with an HTML label (``HTML_MERMAID``)
 ==================  ====================================================================
 
 ``POST /release`` lets one wait of a ``/gated/v1`` answer go on, now or (no answer waiting)
@@ -60,8 +66,14 @@ from starlette.routing import Route
 MODEL_ID = "fake-model"
 MODES = frozenset(
     {"", "slow", "thinking", "fail-401", "fail-500", "hang", "malformed", "truncated", "no-models",
-     "gated", "gated-each"}
+     "gated", "gated-each", "mermaid", "mermaid-broken", "mermaid-click", "mermaid-html"}
 )
+MERMAID = 'flowchart TD\n  Q["Question"] --> A["Answer"]\n  A --> S["Share <&> page"]'
+BROKEN_MERMAID = 'flowchart TD\n  Q["Question"] --> A["Answer"\n  A --> S'
+CLICK_MERMAID = 'flowchart TD\n  A["Start"] --> B["End"]\n  click A callback "Tip"'
+HTML_MERMAID = 'flowchart TD\n  A["<b>Start</b>"] --> B["End"]'
+_SCRIPTED_MERMAID = {"mermaid": MERMAID, "mermaid-broken": BROKEN_MERMAID,
+                     "mermaid-click": CLICK_MERMAID, "mermaid-html": HTML_MERMAID}
 THOUGHT = "Thinking about it."
 SLOW_MIN_WORDS = 30
 SLOW_DELAY_SECONDS = 0.1
@@ -266,6 +278,8 @@ class _Answer:
     def for_request(cls, mode: str, body: dict[str, Any]) -> _Answer:
         messages = body.get("messages") or []
         words = f"Echo: {_last_user_text(messages)}".split()
+        if mode in _SCRIPTED_MERMAID:  # split on spaces only: the newlines stay
+            words = f"```mermaid\n{_mermaid_for(mode, messages)}\n```".split(" ")
         while mode == "slow" and len(words) < SLOW_MIN_WORDS:
             words += words
         return cls(
@@ -337,6 +351,12 @@ class _Answer:
 def _pieces(words: tuple[str, ...]) -> list[str]:
     """Words as streamed: every word after the first carries its leading space."""
     return [word if i == 0 else f" {word}" for i, word in enumerate(words)]
+
+
+def _mermaid_for(mode: str, messages: list[dict[str, Any]]) -> str:
+    retry = any(m.get("role") == "assistant" and "```mermaid" in _text_of(m.get("content"))
+                for m in messages)
+    return MERMAID if mode == "mermaid-broken" and retry else _SCRIPTED_MERMAID[mode]
 
 
 def _last_user_text(messages: list[dict[str, Any]]) -> str:

@@ -327,6 +327,7 @@ def test_every_domain_part_type_renders() -> None:
         "table": {"type": "table", "columns": ["a"], "rows": [[1]]},
         "chart": {"type": "chart", "spec": {}},
         "code": {"type": "code", "code": "x"},
+        "diagram": {"type": "diagram", "format": "mermaid", "source": "graph TD"},
     }
     assert set(samples) == PART_TYPES
     for part in samples.values():

@@ -30,6 +30,7 @@ PART_FIELDS: dict[str, frozenset[str]] = {
     "table": frozenset({"columns", "rows", "caption"}),
     "chart": frozenset({"spec", "title"}),
     "code": frozenset({"language", "code", "output"}),
+    "diagram": frozenset({"format", "source"}),
 }
 PART_TYPES = frozenset(PART_FIELDS)
 

@@ -61,6 +61,7 @@ PART_VALUE_TYPES: dict[str, dict[str, type | None]] = {
     "table": {"columns": _LIST, "rows": _LIST, "caption": _STR},
     "chart": {"spec": _OBJ, "title": _STR},
     "code": {"language": _STR, "code": _STR, "output": _STR},
+    "diagram": {"format": _STR, "source": _STR},
 }
 
 

@@ -62,6 +62,7 @@ PUBLIC_PART_FIELDS: dict[str, frozenset[str]] = {
     "table": frozenset({"columns", "rows", "caption"}),
     "chart": frozenset({"spec", "title"}),
     "code": frozenset({"language", "code", "output"}),
+    "diagram": frozenset({"format", "source"}),
 }
 _LINK_FIELDS = frozenset({"url"})  # kept only when they are http(s) links
 

@@ -50,7 +50,8 @@ def readable_time(moment: datetime) -> str:
 
 
 def plain_text(parts: Sequence[Part]) -> str:
-    """A message as one string: its text parts, and its code parts as their code, in order."""
+    """A message as one string: its text parts, its code parts as their code and its
+    diagrams as their source, in order."""
     pieces = []
     for part in parts:
         kind = part.get("type")
@@ -58,6 +59,8 @@ def plain_text(parts: Sequence[Part]) -> str:
             pieces.append(as_text(part.get("text")))
         elif kind == "code":
             pieces.append(as_text(part.get("code")))
+        elif kind == "diagram":
+            pieces.append(as_text(part.get("source")))
     return "\n\n".join(pieces)
 
 

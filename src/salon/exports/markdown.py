@@ -79,6 +79,8 @@ def part_block(part: Part, number: int) -> str:
         return table_block(table_of(part))
     if kind == "chart":
         return chart_block(part)
+    if kind == "diagram":
+        return fence(as_text(part.get("source")), "mermaid")
     if kind == "citation":
         return citation_line(part, number)
     if kind == "thought":

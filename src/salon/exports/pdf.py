@@ -158,6 +158,9 @@ class _PdfWriter:
             self.table(table_of(part))
         elif kind == "chart":
             self.chart(part)
+        elif kind == "diagram":
+            self.note("Mermaid diagram (source)")
+            self.code_block(as_text(part.get("source")))
         elif kind == "image":
             self.image(part)
         elif kind == "file":

@@ -292,6 +292,13 @@ def _code(part: Part, file_url: FileUrl) -> Markup:
         code, _labelled("Output", plain_block(as_text(output))))
 
 
+def _diagram(part: Part, file_url: FileUrl) -> Markup:
+    """The diagram's source, escaped, in ``<pre class="mermaid-source">``: what readers
+    without JavaScript (and the HTML export) see; ``static/diagrams.js`` draws it as SVG."""
+    return Markup('<figure class="part part-diagram"><pre class="mermaid-source">{}</pre>'
+                  "</figure>").format(as_text(part.get("source")))
+
+
 def _labelled(label: str, block: Markup) -> Markup:
     return Markup('<div class="block-label">{}</div>{}').format(label, block)
 
@@ -347,4 +354,5 @@ _RENDERERS: dict[str, PartRenderer] = {
     "file": _file,
     "table": _table,
     "code": _code,
+    "diagram": _diagram,
 }

@@ -16,12 +16,12 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 
-from salon.domain.commands import Command, parse_command, unavailable_message
+from salon.domain.commands import Command, canned_reply, parse_command
 from salon.domain.conversations import (
     DEFAULT_TITLE,
     Conversation,
@@ -42,6 +42,8 @@ from salon.services.context import AppContext
 from salon.store import conversations as repo
 from salon.store import shares as share_repo
 from salon.store.db import transaction
+from salon.tools import ToolResult, ToolStatus
+from salon.tools.diagram import write_diagram
 
 logger = logging.getLogger(__name__)
 
@@ -210,11 +212,12 @@ async def stream_answer(
     yield Event("metadata", {"conversationId": conv.id, "turnId": turn.turn_id})
     answer = _Answer(model=ctx.provider.name)
     try:
-        if turn.command is not None and not turn.command.available:
-            answer.text = unavailable_message(turn.command)
+        canned = canned_reply(turn.command) if turn.command is not None else None
+        if canned is not None:
+            answer.text = canned.text
             answer.status = "complete"
             answer.model = None
-            yield Event("status", f"/{turn.command.name} is not available on this server")
+            yield Event("status", canned.status)
             yield Event("message", answer.text)
         else:
             async for event in _generate(ctx, turn, answer):
@@ -244,6 +247,7 @@ class _Answer:
     usage: dict[str, int] = field(default_factory=dict)
     stored: bool = False
     journaled_at: float = 0.0
+    made: list[dict[str, Any]] = field(default_factory=list)  # a tool's parts, after the text
 
     def usage_json(self) -> dict[str, int]:
         return {
@@ -257,14 +261,21 @@ class _Answer:
         if self.thought:
             parts.append({"type": "thought", "text": self.thought})
         parts.append({"type": "text", "text": self.text})
-        return parts
+        return parts + self.made
 
 
 async def _generate(ctx: AppContext, turn: Turn, answer: _Answer) -> AsyncIterator[Event]:
-    yield Event("status", "Generating the answer")
+    diagram = turn.command is not None and turn.command.name == "diagram"
+    if not diagram:
+        yield Event("status", "Generating the answer")
     messages = await _prompt(ctx, turn)
     params = GenerationParams(max_tokens=ctx.settings.max_answer_tokens)
     try:
+        if diagram:
+            tool = write_diagram(ctx.provider, messages, params)
+            async for event in _until_stopping(ctx.stopping, _tool_events(tool, answer)):
+                yield event
+            return
         async for chunk in _until_stopping(ctx.stopping, ctx.provider.stream(messages, params)):
             for event in _absorb(chunk, answer):
                 yield event
@@ -281,13 +292,32 @@ async def _generate(ctx: AppContext, turn: Turn, answer: _Answer) -> AsyncIterat
     answer.status = "complete"
 
 
+async def _tool_events(
+    steps: AsyncIterator[ToolStatus | ToolResult], answer: _Answer
+) -> AsyncIterator[Event]:
+    """A tool's statuses as events; its result becomes the answer (complete, or failed with
+    an ``error`` event when the tool could not make what was asked)."""
+    async for step in steps:
+        if isinstance(step, ToolStatus):
+            yield Event("status", step.text)
+            continue
+        answer.made, answer.usage = step.parts, dict(step.usage)
+        if step.error_code is None:
+            answer.text, answer.status = step.text, "complete"
+            yield Event("message", step.text)
+        else:
+            answer.text, answer.status = f"⚠️ {step.text}", "error"
+            yield Event("error", {"detail": step.text, "code": step.error_code})
+
+
 class ServerStopping(Exception):
     """The server was told to stop and the grace time for answers is nearly over."""
 
 
-async def _until_stopping(
-    stopping: asyncio.Event, chunks: AsyncIterator[Chunk]
-) -> AsyncIterator[Chunk]:
+T = TypeVar("T")
+
+
+async def _until_stopping(stopping: asyncio.Event, chunks: AsyncIterator[T]) -> AsyncIterator[T]:
     """The model's chunks until ``stopping`` is set, then ``ServerStopping``: the answer ends as
     interrupted, stored with what was written, its response complete (not cut off when the
     server's grace time runs out), even while the model is silent."""
