@@ -65,10 +65,13 @@ def create_app(
         # at once, while answers being written get SALON_SHUTDOWN_GRACE_SECONDS to finish.
         restore_signals = notify_on_stop_signals(lambda: begin_stopping(ctx))
         flusher = asyncio.create_task(ctx.view_batch.run())
+        app.state.telegram = await start_telegram(ctx)
         try:
             yield
         finally:
             restore_signals()
+            if app.state.telegram is not None:
+                await app.state.telegram.stop()
             await ctx.live.close()
             flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -108,6 +111,7 @@ def _include_routers(app: FastAPI) -> None:
         files,
         share_qr,
         shares,
+        telegram,
     )
     from salon.web.pages import routes as pages
 
@@ -115,7 +119,7 @@ def _include_routers(app: FastAPI) -> None:
                    community.router,
                    shares.router,  # before chats: "/api/v1/chats/shared" is not a chat id
                    chat_archive.router,  # before chats: "all" is not a chat id
-                   chat_imports.router, chats.router, files.router):
+                   chat_imports.router, chats.router, files.router, telegram.router):
         add_routes(app, router)
     for router in pages.ROUTERS:
         add_routes(app, router, in_schema=False)
@@ -169,6 +173,18 @@ def begin_stopping(ctx: AppContext) -> None:
     ctx.live.stop_watchers()
     grace = max(0.0, ctx.settings.shutdown_grace_seconds - ANSWER_STOP_MARGIN_SECONDS)
     asyncio.get_running_loop().call_later(grace, ctx.stopping.set)
+
+
+async def start_telegram(ctx: AppContext) -> Any:
+    """The Telegram bot's runner, started, when SALON_TELEGRAM_BOT_TOKEN is set (else None;
+    its modules are not even loaded)."""
+    if not ctx.settings.telegram_bot_token:
+        return None
+    from salon.telegram.runner import TelegramRunner
+
+    runner = TelegramRunner(ctx)
+    await runner.start()
+    return runner
 
 
 async def build_context(settings: Settings) -> AppContext:

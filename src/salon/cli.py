@@ -500,3 +500,44 @@ def restore_(
 
 def _say_step(step: str) -> None:
     typer.echo(f"… {step}")
+
+
+# --- telegram -------------------------------------------------------------------------------
+
+
+@app.command("telegram")
+def telegram_() -> None:
+    """Run the Telegram bot alone, by long polling (SALON_TELEGRAM_BOT_TOKEN), until stopped.
+    ``salon serve`` runs it too when the token is set: use one or the other."""
+    settings = load_settings()
+    if not settings.telegram_bot_token:
+        fail("Set SALON_TELEGRAM_BOT_TOKEN to the token @BotFather gave you.",
+             exit_code=EXIT_USAGE)
+    if settings.telegram_mode == "webhook":
+        fail("In webhook mode Telegram calls `salon serve`; `salon telegram` polls "
+             "(SALON_TELEGRAM_MODE=polling).", exit_code=EXIT_USAGE)
+    typer.echo("The Telegram bot is running; stop it with Ctrl+C.", err=True)
+    with _suppress_interrupt():
+        run(_run_telegram(settings), settings=settings)
+
+
+@contextmanager
+def _suppress_interrupt() -> Iterator[None]:
+    try:
+        yield
+    except KeyboardInterrupt:
+        typer.echo("Stopped.", err=True)
+
+
+async def _run_telegram(settings: Settings) -> None:
+    from salon.app import build_context, close_context
+    from salon.telegram.runner import TelegramRunner
+
+    ctx = await build_context(settings)
+    runner = TelegramRunner(ctx)
+    try:
+        await runner.start()
+        await runner.wait()
+    finally:
+        await runner.stop()
+        await close_context(ctx)

@@ -6,6 +6,7 @@ after that. Every field here is documented in the README's settings table (a tes
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -104,6 +105,15 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: int = Field(default=10, ge=0)
     # Whether this server is a hub: it accepts chats published by other Salons.
     accept_community_shares: bool = False
+    # The Telegram bot (off without a token): the Bot API's address (a fake one in tests),
+    # how updates arrive, the secret Telegram sends with webhook calls, and how long a link
+    # code from Settings stays valid.
+    telegram_bot_token: str = ""
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_mode: Literal["polling", "webhook"] = "polling"
+    telegram_webhook_secret: str = ""
+    telegram_link_code_minutes: int = Field(default=10, ge=1, le=1440)
+
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -113,6 +123,14 @@ class Settings(BaseSettings):
             raise ValueError("SALON_SECRET_KEY must be at least 32 characters in production")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("SALON_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+        if (self.telegram_bot_token and self.telegram_mode == "webhook"
+                and not self.telegram_webhook_secret):
+            raise ValueError("SALON_TELEGRAM_MODE=webhook needs SALON_TELEGRAM_WEBHOOK_SECRET "
+                             "(Telegram sends it with every update; others cannot)")
+        if self.telegram_webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}",
+                                                             self.telegram_webhook_secret):
+            raise ValueError("SALON_TELEGRAM_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - "
+                             "(1 to 256 characters), as Telegram requires")
         if self.community_url and not self.community_url.startswith(("http://", "https://")):
             raise ValueError("SALON_COMMUNITY_URL must be the community hub's http:// or "
                              "https:// address")

@@ -34,9 +34,10 @@ def live_server(settings: Settings) -> Iterator[str]:
 
 
 @contextmanager
-def serve(settings: Settings, *, app: Any = None) -> Iterator[str]:
-    """Serve ``app`` (by default ``create_app(settings)``; pass one to reach its state)."""
-    port = free_port()
+def serve(settings: Settings, *, app: Any = None, port: int | None = None) -> Iterator[str]:
+    """Serve ``app`` (by default ``create_app(settings)``; pass one to reach its state) on
+    ``port`` (by default a free one)."""
+    port = port or free_port()
     config = uvicorn.Config(app or create_app(settings), host="127.0.0.1", port=port,
                             log_level="warning", lifespan="on")
     server = uvicorn.Server(config)

@@ -277,3 +277,37 @@ instance_config = sa.Table(
     sa.Column("key", sa.String(64), primary_key=True),
     sa.Column("value", JSONType, nullable=False),
 )
+
+# The Telegram bot (migration 0007). A link code from Settings, kept as its SHA-256 until it
+# is used or expires; a Telegram account linked to a Salon account; and each Telegram chat's
+# current Salon conversation for that account ("/new" forgets it).
+telegram_link_codes = sa.Table(
+    "telegram_link_codes",
+    metadata,
+    sa.Column("code_hash", sa.String(64), primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("expires_at", UTCDateTime(), nullable=False),
+)
+
+telegram_links = sa.Table(
+    "telegram_links",
+    metadata,
+    sa.Column("telegram_user_id", sa.BigInteger, primary_key=True),
+    sa.Column("user_id", sa.String(36), sa.ForeignKey("users.id", ondelete="CASCADE"),
+              nullable=False, index=True),
+    sa.Column("telegram_name", sa.String(200), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+telegram_chats = sa.Table(
+    "telegram_chats",
+    metadata,
+    sa.Column("chat_id", sa.BigInteger, primary_key=True),
+    sa.Column("telegram_user_id", sa.BigInteger,
+              sa.ForeignKey("telegram_links.telegram_user_id", ondelete="CASCADE"),
+              primary_key=True),
+    sa.Column("conversation_id", sa.String(36),
+              sa.ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+)

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from salon.domain.errors import InvalidInput, SalonError
 from salon.domain.users import User
 from salon.services import auth, importing
+from salon.services import telegram as telegram_links
 from salon.services.context import AppContext
 from salon.web.deps import Ctx, OptionalPrincipal, current_session_token
 from salon.web.errors import status_for
@@ -33,6 +34,7 @@ REVOKED_NOTICE = "The token was revoked: programs using it can no longer sign in
 SAVED_NOTICES = {
     "profile": "Your name was saved.",
     "password": "Password changed. Other devices were signed out.",
+    "telegram": "Telegram was unlinked: the bot no longer answers for you.",
 }
 # The password field an error is about (the new password, unless named here).
 PASSWORD_ERROR_FIELDS = {
@@ -46,10 +48,17 @@ async def settings_page(
     created: dict[str, Any] | None = None, error: str | None = None, notice: str | None = None,
     profile_name: str | None = None, invalid: str | None = None,
     import_failures: list[dict[str, Any]] | None = None,
+    telegram_code: telegram_links.LinkCode | None = None,
 ) -> Response:
     """The page, with ``error``/``notice`` shown in ``card`` (profile, password or tokens)
-    and ``invalid`` naming the password field the error is about."""
+    and ``invalid`` naming the password field the error is about. The Telegram card is there
+    when the bot is (SALON_TELEGRAM_BOT_TOKEN), with ``telegram_code`` just made."""
+    telegram = ctx.settings.telegram_bot_token != ""
     return render(request, "settings.html", status=status, title="Settings",
+                  telegram=telegram, telegram_code=telegram_code,
+                  telegram_minutes=ctx.settings.telegram_link_code_minutes,
+                  telegram_accounts=(await telegram_links.list_linked_accounts(ctx, user)
+                                     if telegram else []),
                   export_formats=EXPORT_CHOICES, import_failures=import_failures or [],
                   tokens=await auth.list_api_tokens(ctx, user), created=created, error=error,
                   notice=notice, card=card, invalid=invalid,
@@ -156,3 +165,22 @@ async def revoke_token(
     user = form_principal(request, principal, csrf_token).user
     await auth.revoke_api_token(ctx, user, token_id)
     return redirect("/settings?revoked=1")
+
+
+@router.post("/settings/telegram/code")
+async def create_telegram_code(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, csrf_token: FormText = "",
+) -> Response:
+    """A one-time code to send to the bot (``/link CODE``), shown on this response only."""
+    user = form_principal(request, principal, csrf_token).user
+    code = await telegram_links.create_link_code(ctx, user)
+    return await settings_page(request, ctx, user, card="telegram", telegram_code=code)
+
+
+@router.post("/settings/telegram/unlink")
+async def unlink_telegram(
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, csrf_token: FormText = "",
+) -> Response:
+    user = form_principal(request, principal, csrf_token).user
+    await telegram_links.unlink_accounts(ctx, user)
+    return redirect("/settings?saved=telegram")

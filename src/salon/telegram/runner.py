@@ -1,0 +1,112 @@
+"""Running the bot: long polling (``getUpdates``) or a webhook, inside ``salon serve`` or
+alone (``salon telegram``).
+
+Each update is answered in its own task, so one long answer does not hold up other chats;
+messages of one chat are answered in order. Failures to reach Telegram are logged and retried
+with a growing pause; they never stop the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from typing import Any
+
+from salon.config import Settings
+from salon.services.context import AppContext
+from salon.telegram import WEBHOOK_PATH
+from salon.telegram.api import POLL_TIMEOUT_SECONDS, BotApi, BotApiError
+from salon.telegram.bot import Bot, Incoming, parse_update
+
+logger = logging.getLogger(__name__)
+
+MAX_RETRY_SECONDS = 60.0
+
+
+def public_base_url(settings: Settings) -> str:
+    """Where people (and Telegram's webhook calls) reach this server."""
+    return (settings.base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+
+class TelegramRunner:
+    """The bot of one process. ``start`` registers the webhook or begins polling; ``stop``
+    ends polling and the answers being written (they are stored as interrupted)."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        settings = ctx.settings
+        self.settings = settings
+        self.api = BotApi(token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
+        self.bot = Bot(ctx, self.api, base_url=public_base_url(settings))
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._poller: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.settings.telegram_mode == "webhook":
+            url = public_base_url(self.settings) + WEBHOOK_PATH
+            try:
+                await self.api.set_webhook(url, secret=self.settings.telegram_webhook_secret)
+            except BotApiError as exc:
+                logger.error("Telegram webhook not registered: %s", exc)
+            return
+        self._poller = asyncio.create_task(self.poll())
+
+    async def wait(self) -> None:
+        """Until polling ends (it ends only when cancelled)."""
+        if self._poller is not None:
+            await self._poller
+
+    async def stop(self) -> None:
+        tasks = [t for t in (self._poller, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.api.aclose()
+
+    async def poll(self) -> None:
+        """Fetch updates until cancelled; each is acknowledged (by the next offset) once its
+        answer is started, so a restart does not answer it twice."""
+        offset: int | None = None
+        pause = 1.0
+        with contextlib.suppress(BotApiError):
+            await self.api.delete_webhook()  # getUpdates is refused while one is set
+        while True:
+            try:
+                updates = await self.api.get_updates(offset=offset,
+                                                     timeout=POLL_TIMEOUT_SECONDS)
+            except BotApiError as exc:
+                logger.warning("Telegram getUpdates failed (retrying in %.0f s): %s",
+                               pause, exc)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, MAX_RETRY_SECONDS)
+                continue
+            pause = 1.0
+            for update in updates:
+                if isinstance(update.get("update_id"), int):
+                    offset = update["update_id"] + 1
+                self.receive(update)
+
+    def receive(self, update: dict[str, Any]) -> None:
+        """Answer ``update`` in the background (the webhook route returns at once)."""
+        msg = parse_update(update)
+        if msg is None:
+            return
+        task = asyncio.create_task(self._answer(msg))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(self, msg: Incoming) -> None:
+        async with self._chat_locks[msg.chat_id]:
+            try:
+                await self.bot.handle(msg)
+            except BotApiError as exc:
+                logger.warning("Telegram reply to chat %s failed: %s", msg.chat_id, exc)
+            except Exception:
+                logger.exception("Telegram message in chat %s not answered", msg.chat_id)
+                with contextlib.suppress(BotApiError):
+                    await self.api.send_message(msg.chat_id, "Something went wrong; please "
+                                                             "try again.")
