@@ -3,7 +3,9 @@ server speaking Telegram's HTTP protocol (long polling, or a webhook with its se
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from salon.app import create_app
 from salon.config import Settings
 from salon.domain.shares import SHARING_DISABLED_DETAIL
 from salon.telegram.bot import NOT_LINKED, SHARE_USAGE
@@ -41,12 +44,19 @@ def settings_overrides(telegram: FakeTelegramServer,
 
 
 @pytest.fixture
-def salon(settings: Settings) -> Iterator[str]:
-    """Salon with the bot, on a port known beforehand (its links and webhook name it)."""
+def salon_app(settings: Settings) -> Iterator[tuple[str, Any]]:
+    """Salon with the bot, on a port known beforehand (its links and webhook name it): its
+    base URL and the app (whose state holds the bot's runner)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with serve(settings.model_copy(update={"base_url": base}), port=port):
-        yield base
+    app = create_app(settings.model_copy(update={"base_url": base}))
+    with serve(settings, app=app, port=port):
+        yield base, app
+
+
+@pytest.fixture
+def salon(salon_app: tuple[str, Any]) -> str:
+    return salon_app[0]
 
 
 @dataclass
@@ -233,3 +243,23 @@ async def test_webhook_route_is_off_in_polling_mode(salon: str,
                             headers={"X-Telegram-Bot-Api-Secret-Token": ""})
     assert r.status_code == 404
     assert r.json()["code"] == "NOT_FOUND"
+
+
+async def test_a_chats_messages_are_answered_in_order(
+        salon_app: tuple[str, Any], telegram: FakeTelegramServer, account: Account) -> None:
+    """Two messages arriving together continue one conversation, in order; then the bot
+    keeps nothing for the chat (its per-chat lock is gone)."""
+    await linked(telegram, account)
+    telegram.send_text(chat_id=CHAT, user_id=USER, text="one")
+    telegram.send_text(chat_id=CHAT, user_id=USER, text="two")
+    await telegram.wait_until(CHAT, lambda texts: texts[-2:] == ["Echo: one", "Echo: two"],
+                              timeout=20)
+    [conversation] = await conversations(account)
+    r = await account.http.get(f"/api/v1/chats/{conversation['id']}")
+    assert [m["content"] for m in r.json()["chat"]["messages"]] == [
+        "one", "Echo: one", "two", "Echo: two"]
+    runner = salon_app[1].state.telegram
+    deadline = time.monotonic() + 10  # the answer is stored after its last words are shown
+    while runner._chat_locks and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    assert not runner._chat_locks and not runner._chat_waiting

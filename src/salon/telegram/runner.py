@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
+from collections import Counter
 from typing import Any
 
 from salon.config import Settings
@@ -40,7 +40,9 @@ class TelegramRunner:
         self.api = BotApi(token=settings.telegram_bot_token, api_url=settings.telegram_api_url)
         self.bot = Bot(ctx, self.api, base_url=public_base_url(settings))
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chat_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One lock per chat with messages being answered (dropped when none is left).
+        self._chat_locks: dict[int, asyncio.Lock] = {}
+        self._chat_waiting: Counter[int] = Counter()
         self._poller: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -100,13 +102,24 @@ class TelegramRunner:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, msg: Incoming) -> None:
-        async with self._chat_locks[msg.chat_id]:
-            try:
-                await self.bot.handle(msg)
-            except BotApiError as exc:
-                logger.warning("Telegram reply to chat %s failed: %s", msg.chat_id, exc)
-            except Exception:
-                logger.exception("Telegram message in chat %s not answered", msg.chat_id)
-                with contextlib.suppress(BotApiError):
-                    await self.api.send_message(msg.chat_id, "Something went wrong; please "
-                                                             "try again.")
+        chat_id = msg.chat_id
+        lock = self._chat_locks.setdefault(chat_id, asyncio.Lock())
+        self._chat_waiting[chat_id] += 1
+        try:
+            async with lock:
+                await self._handle(msg)
+        finally:
+            self._chat_waiting[chat_id] -= 1
+            if not self._chat_waiting[chat_id]:
+                del self._chat_waiting[chat_id], self._chat_locks[chat_id]
+
+    async def _handle(self, msg: Incoming) -> None:
+        try:
+            await self.bot.handle(msg)
+        except BotApiError as exc:
+            logger.warning("Telegram reply to chat %s failed: %s", msg.chat_id, exc)
+        except Exception:
+            logger.exception("Telegram message in chat %s not answered", msg.chat_id)
+            with contextlib.suppress(BotApiError):
+                await self.api.send_message(msg.chat_id, "Something went wrong; please "
+                                                         "try again.")
