@@ -8,11 +8,12 @@ In tests::
         replies = await telegram.wait_for_replies(7, count=1)          # what the bot shows
 
 Methods (``POST /bot<token>/<method>``, JSON or form body), as Telegram answers them:
-``getMe``, ``getUpdates`` (``offset`` confirms the updates before it; ``timeout`` holds the
-call open until an update arrives; 409 while a webhook is set), ``sendMessage`` (400 past
-4096 characters or for empty text), ``editMessageText`` (400 "message is not modified" for
-the same text), ``sendChatAction``, ``setWebhook``, ``deleteWebhook``, ``getWebhookInfo``.
-A wrong token is 401 "Unauthorized", an unknown method 404 "Not Found".
+``getMe``; ``getUpdates`` (``offset`` confirms the updates before it; ``timeout`` holds the
+call open until an update arrives; 409 while a webhook is set, and 409 to a call made while
+another is open, counted in ``conflicts``: two processes poll one bot); ``sendMessage``
+(400 past 4096 characters or for empty text); ``editMessageText`` (400 "message is not
+modified" for the same text); ``sendChatAction``, ``setWebhook``, ``deleteWebhook``,
+``getWebhookInfo``. A wrong token is 401 "Unauthorized", an unknown method 404 "Not Found".
 
 With a webhook set, ``deliver(update)`` POSTs the update to it with the registered secret in
 ``X-Telegram-Bot-Api-Secret-Token`` (as Telegram does) and returns the HTTP status.
@@ -57,6 +58,8 @@ class FakeTelegramServer:
         self.messages: list[SentMessage] = []
         self.webhook_url = ""
         self.webhook_secret = ""
+        self.conflicts = 0
+        self.polls_open = 0
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1000
         self._lock = threading.Lock()
@@ -202,13 +205,23 @@ async def _get_updates(fake: FakeTelegramServer, params: dict[str, Any]) -> JSON
     if fake.webhook_url:
         return _error(409, "Conflict: can't use getUpdates method while webhook is active; "
                            "use deleteWebhook to delete the webhook first")
-    offset = params.get("offset")
-    deadline = time.monotonic() + float(params.get("timeout", 0))
-    while True:
-        updates = fake.take_updates(int(offset) if offset is not None else None)
-        if updates or time.monotonic() >= deadline or fake.is_stopping():
-            return _ok(updates)
-        await asyncio.sleep(0.02)
+    with fake.lock():
+        if fake.polls_open:
+            fake.conflicts += 1
+            return _error(409, "Conflict: terminated by other getUpdates request; make sure "
+                               "that only one bot instance is running")
+        fake.polls_open += 1
+    try:
+        offset = params.get("offset")
+        deadline = time.monotonic() + float(params.get("timeout", 0))
+        while True:
+            updates = fake.take_updates(int(offset) if offset is not None else None)
+            if updates or time.monotonic() >= deadline or fake.is_stopping():
+                return _ok(updates)
+            await asyncio.sleep(0.02)
+    finally:
+        with fake.lock():
+            fake.polls_open -= 1
 
 
 def _check_text(text: Any) -> JSONResponse | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -27,7 +28,9 @@ CHAT = USER = 4242  # a private chat's id is the user's
 
 @pytest.fixture
 def telegram() -> Iterator[FakeTelegramServer]:
-    with FakeTelegramServer(token=TOKEN) as server:
+    """A fake Bot API for a bot of its own (its token is new: the polling lease in a shared
+    Redis is per bot)."""
+    with FakeTelegramServer(token=f"{uuid.uuid4().int % 10**9}:test-token") as server:
         yield server
 
 
@@ -40,7 +43,8 @@ def extra_settings() -> dict[str, Any]:
 @pytest.fixture
 def settings_overrides(telegram: FakeTelegramServer,
                        extra_settings: dict[str, Any]) -> dict[str, Any]:
-    return {"telegram_bot_token": TOKEN, "telegram_api_url": telegram.url, **extra_settings}
+    return {"telegram_bot_token": telegram.token, "telegram_api_url": telegram.url,
+            **extra_settings}
 
 
 @pytest.fixture
@@ -263,3 +267,23 @@ async def test_a_chats_messages_are_answered_in_order(
     while runner._chat_locks and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     assert not runner._chat_locks and not runner._chat_waiting
+
+
+REDIS = {"redis_url": "redis://127.0.0.1:6379/0"}
+
+
+@pytest.mark.parametrize("extra_settings", [REDIS])
+async def test_one_of_several_servers_polls(
+        salon_app: tuple[str, Any], telegram: FakeTelegramServer, account: Account,
+        settings: Settings) -> None:
+    """Two servers (as ``salon serve --workers 2`` runs) on one database and Redis: one polls
+    at a time, so Telegram never refuses a getUpdates and each message is answered once."""
+    with serve(settings):
+        await linked(telegram, account)
+        for text in ("first", "second", "third"):
+            telegram.send_text(chat_id=CHAT, user_id=USER, text=text)
+            await telegram.wait_for_text(CHAT, f"Echo: {text}")
+        texts = telegram.chat_texts(CHAT)
+        assert [t for t in texts if t.startswith("Echo:")] == [
+            "Echo: first", "Echo: second", "Echo: third"]
+        assert telegram.conflicts == 0

@@ -2,7 +2,8 @@
 alone (``salon telegram``).
 
 Each update is answered in its own task, so one long answer does not hold up other chats;
-messages of one chat are answered in order. Failures to reach Telegram are logged and retried
+messages of one chat are answered in order. With several workers (``SALON_REDIS_URL``) one of
+them polls, holding a lease in Redis; Telegram refuses two pollers of one bot. Failures to reach Telegram are logged and retried
 with a growing pause; they never stop the server.
 """
 
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
+import uuid
 from collections import Counter
 from typing import Any
 
@@ -23,6 +26,16 @@ from salon.telegram.bot import Bot, Incoming, parse_update
 logger = logging.getLogger(__name__)
 
 MAX_RETRY_SECONDS = 60.0
+# With several workers (SALON_REDIS_URL), one polls at a time: it holds a lease in Redis for
+# this long, renewed before each getUpdates; the others try again every half lease, so one
+# takes over within that when the poller's worker dies.
+POLL_LEASE_SECONDS = 60
+# Renew the lease if it is still ours (else leave it); give it up if it is ours.
+_RENEW = """if redis.call('get', KEYS[1]) == ARGV[1] then
+  return redis.call('expire', KEYS[1], ARGV[2]) end
+return redis.call('set', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) and 1 or 0"""
+_RELEASE = """if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end
+return 0"""
 
 
 def public_base_url(settings: Settings) -> str:
@@ -44,6 +57,10 @@ class TelegramRunner:
         self._chat_locks: dict[int, asyncio.Lock] = {}
         self._chat_waiting: Counter[int] = Counter()
         self._poller: asyncio.Task[None] | None = None
+        self._redis = ctx.redis
+        digest = hashlib.sha256(settings.telegram_bot_token.encode()).hexdigest()[:16]
+        self._lease_key = f"salon:telegram:poller:{digest}"  # one per bot, never the token
+        self._lease_id = uuid.uuid4().hex
 
     async def start(self) -> None:
         if self.settings.telegram_mode == "webhook":
@@ -67,7 +84,25 @@ class TelegramRunner:
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self._poller is not None and self._redis is not None:
+            try:  # so that another worker takes over at once
+                await self._redis.eval(_RELEASE, 1, self._lease_key, self._lease_id)
+            except Exception as exc:  # it expires by itself
+                logger.warning("Telegram polling lease not released: %s", type(exc).__name__)
         await self.api.aclose()
+
+    async def _is_poller(self) -> bool:
+        """Whether this process may poll now: always without Redis, else while it holds
+        the lease (a Redis that fails is logged and counts as no)."""
+        if self._redis is None:
+            return True
+        try:
+            held = await self._redis.eval(_RENEW, 1, self._lease_key, self._lease_id,
+                                          POLL_LEASE_SECONDS)
+        except Exception as exc:
+            logger.warning("Telegram polling lease not renewed: %s", type(exc).__name__)
+            return False
+        return bool(held)
 
     async def poll(self) -> None:
         """Fetch updates until cancelled; each is acknowledged (by the next offset) once its
@@ -77,6 +112,9 @@ class TelegramRunner:
         with contextlib.suppress(BotApiError):
             await self.api.delete_webhook()  # getUpdates is refused while one is set
         while True:
+            if not await self._is_poller():
+                await asyncio.sleep(POLL_LEASE_SECONDS / 2)
+                continue
             try:
                 updates = await self.api.get_updates(offset=offset,
                                                      timeout=POLL_TIMEOUT_SECONDS)
