@@ -3,8 +3,8 @@ alone (``salon telegram``).
 
 Each update is answered in its own task, so one long answer does not hold up other chats;
 messages of one chat are answered in order. With several workers (``SALON_REDIS_URL``) one of
-them polls, holding a lease in Redis; Telegram refuses two pollers of one bot. Failures to reach Telegram are logged and retried
-with a growing pause; they never stop the server.
+them polls, holding a lease in Redis; Telegram refuses two pollers of one bot. Failures to
+reach Telegram are logged and retried with a growing pause; they never stop the server.
 """
 
 from __future__ import annotations
