@@ -17,7 +17,7 @@ import pytest
 from salon.app import create_app
 from salon.config import Settings
 from salon.domain.shares import SHARING_DISABLED_DETAIL
-from salon.telegram.bot import NOT_LINKED, SHARE_USAGE
+from salon.telegram.bot import LINK_USAGE, NOT_LINKED, SHARE_USAGE
 from tests.fakes.telegram_server import FakeTelegramServer
 from tests.web.test_live_server import free_port, serve
 
@@ -126,6 +126,8 @@ async def test_unlinked_user_is_told_how_to_link(salon: str,
     assert texts == [NOT_LINKED]
     texts = await say(telegram, "/link WRONGCODE", count=2)
     assert "not valid" in texts[1]
+    texts = await say(telegram, "/link", count=3)
+    assert texts[2] == LINK_USAGE
 
 
 async def test_link_chat_continue_and_new(salon: str, telegram: FakeTelegramServer,

@@ -39,6 +39,8 @@ HELP = """Salon in Telegram. Send a message to chat; the chat continues one Salo
 
 NOT_LINKED = ("This Telegram account is not linked to a Salon account yet. In Salon, open "
               "Settings, press “Link Telegram”, and send the code here as /link CODE.")
+LINK_USAGE = ("Send /link with the code that Salon's Settings show under Telegram "
+              "(“Link Telegram”), e.g. /link K7Q2M9XA.")
 SHARE_USAGE = "Use /share, /share private, /share public, /share live or /share password WORDS."
 
 
@@ -92,6 +94,9 @@ class Bot:
             return
         if command in ("start", "link") and rest:
             await self.link(msg, rest)
+            return
+        if command == "link":
+            await self.reply(msg, LINK_USAGE)
             return
         user = await links.get_linked_user(self.ctx, msg.user_id)
         if user is None:

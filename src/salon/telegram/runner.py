@@ -63,6 +63,9 @@ class TelegramRunner:
         self._lease_id = uuid.uuid4().hex
 
     async def start(self) -> None:
+        if not self.settings.base_url:
+            logger.warning("SALON_BASE_URL is not set: the Telegram bot's links name %s, which "
+                           "phones may not reach", public_base_url(self.settings))
         if self.settings.telegram_mode == "webhook":
             url = public_base_url(self.settings) + WEBHOOK_PATH
             try:
