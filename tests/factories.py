@@ -49,7 +49,8 @@ class UserClient:
 
     async def chat_events(self, q: str, **fields: Any) -> list[dict[str, Any]]:
         """Send a message with streaming; returns the parsed server-sent events."""
-        async with self.http.stream("POST", "/api/chat", json={"q": q, **fields}) as r:
+        async with self.http.stream("POST", "/api/chat", json={"q": q, **fields},
+                                    headers={"Accept": "text/event-stream"}) as r:
             assert r.status_code == 200, await r.aread()
             assert r.headers["content-type"].startswith("text/event-stream")
             return [json.loads(line[len("data: "):]) async for line in r.aiter_lines()

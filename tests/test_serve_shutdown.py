@@ -85,7 +85,8 @@ async def stop_while_answering(url: str, proc: subprocess.Popen[str]) -> dict[st
         async with httpx.AsyncClient(base_url=url, timeout=30) as viewer, \
                 viewer.stream("GET", f"/s/{link['share_id']}/events") as watching, \
                 http.stream("POST", "/api/chat",
-                            json={"q": "second", "conversation_id": chat_id}) as chatting:
+                            json={"q": "second", "conversation_id": chat_id},
+                            headers={"Accept": "text/event-stream"}) as chatting:
             lines = chatting.aiter_lines()
             async for line in lines:  # the answer is being written
                 if line.startswith("data: ") and json.loads(line[6:])["type"] == "message":
@@ -134,7 +135,8 @@ async def kill_while_answering(url: str, proc: subprocess.Popen[str]) -> str:
         await sign_up(http)
         chat_id, words = "", 0
         with pytest.raises(httpx.TransportError):
-            async with http.stream("POST", "/api/chat", json={"q": "keep me"}) as chatting:
+            async with http.stream("POST", "/api/chat", json={"q": "keep me"},
+                                   headers={"Accept": "text/event-stream"}) as chatting:
                 async for line in chatting.aiter_lines():
                     if not line.startswith("data: "):
                         continue

@@ -10,10 +10,19 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "dev-only-insecure-secret-change-me"
+
+
+class ModelPrice(BaseModel):
+    """A model's price in the currency the admin bills in, per million tokens."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
 
 
 class Settings(BaseSettings):
@@ -66,6 +75,9 @@ class Settings(BaseSettings):
     local_model_path: str = ""
     local_context_tokens: int = Field(default=2048, ge=256)
     max_answer_tokens: int = Field(default=512, ge=1)
+    # What each model costs, per million tokens, as JSON: {"gpt-4o-mini": {"input": 0.15,
+    # "output": 0.6}}. A model listed here gets a ``cost`` in its answers' usage.
+    model_prices: dict[str, ModelPrice] = Field(default_factory=dict)
 
     user_permissions_chat_share: bool = Field(
         default=True,

@@ -18,6 +18,8 @@ import uvicorn
 from salon.app import create_app
 from salon.config import Settings
 
+SSE = {"Accept": "text/event-stream"}  # server-sent events (other clients get JSON lines)
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -79,7 +81,7 @@ async def read_events(response: httpx.Response, *, stop_after_messages: int | No
 async def test_stream_over_http_metadata_first_and_clean_end(live_server: str) -> None:
     auth = await sign_up(live_server)
     async with httpx.AsyncClient(base_url=live_server, headers=auth, timeout=30) as c:
-        async with c.stream("POST", "/api/chat", json={"q": "stream me"}) as r:
+        async with c.stream("POST", "/api/chat", json={"q": "stream me"}, headers=SSE) as r:
             assert r.status_code == 200
             assert r.headers["content-type"].startswith("text/event-stream")
             events = await read_events(r)
@@ -93,7 +95,8 @@ async def test_stream_over_http_metadata_first_and_clean_end(live_server: str) -
 async def test_disconnect_mid_stream_keeps_partial_answer(live_server: str) -> None:
     auth = await sign_up(live_server)
     async with httpx.AsyncClient(base_url=live_server, headers=auth, timeout=30) as c:
-        async with c.stream("POST", "/api/chat", json={"q": "tell me a long story"}) as r:
+        async with c.stream("POST", "/api/chat", json={"q": "tell me a long story"},
+                            headers=SSE) as r:
             events = await read_events(r, stop_after_messages=3)
         # leaving the block closes the connection mid-answer
         cid = events[0]["data"]["conversationId"]

@@ -50,7 +50,8 @@ def chat(http: httpx.Client, q: str, *, kill_after_first_words: int | None = Non
     """The chat's events; with a server pid, the model's process is killed (SIGILL, as a CPU
     that cannot run its instructions would) once the first words arrived."""
     events = []
-    with http.stream("POST", "/api/chat", json={"q": q}) as r:
+    with http.stream("POST", "/api/chat", json={"q": q},
+                     headers={"Accept": "text/event-stream"}) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if not line.startswith("data: "):

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from pydantic import Field, JsonValue
 from pydantic.config import JsonDict
 
+from salon import __version__
 from salon.domain import users
 from salon.domain.users import User
 from salon.services import auth
@@ -241,3 +242,20 @@ async def update_admin_config(body: AdminConfigBody, user: CurrentUser, ctx: Ctx
     serving (403 SHARING_DISABLED) until it is back on; nothing is deleted."""
     await share_service.set_sharing_enabled(ctx, user, body.ENABLE_SHARING)
     return await admin_config_json(ctx)
+
+
+# --- Khoj's clients ask these at start ----------------------------------------------------------
+
+@router.get("/user")
+async def khoj_user(user: CurrentUser) -> Any:
+    """The signed-in account as Khoj's server describes it: Obsidian checks its server URL and
+    API key with it, and its settings show the e-mail. ``is_active``: every feature this
+    server has is open to every account (no subscription)."""
+    return {"email": user.email, "username": user.name, "photo": None, "is_active": True,
+            "has_documents": False, "khoj_version": __version__}
+
+
+@router.get("/user/name")
+async def khoj_user_name(user: CurrentUser) -> Any:
+    """The account's display name (``{"name"}``)."""
+    return {"name": user.name}

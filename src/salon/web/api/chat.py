@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import zoneinfo
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from datetime import datetime
 from typing import Any
@@ -18,8 +17,11 @@ from salon.domain.commands import COMMANDS
 from salon.domain.conversations import MAX_TITLE_CHARS, Conversation, Message
 from salon.domain.errors import InvalidInput
 from salon.domain.files import MAX_FILES, MAX_IMAGES
+from salon.domain.usage import usage_cost
 from salon.services import chat as chat_service
 from salon.services import conversations as conv_service
+from salon.services.context import AppContext
+from salon.web.api import khoj_stream
 from salon.web.api.models import NON_BLANK, VISIBLE, Body
 from salon.web.deps import Ctx, CurrentUser
 
@@ -45,13 +47,17 @@ def _known_time_zones(schema: JsonDict) -> None:
 class ChatFile(Body):
     name: str = Field(max_length=1000)
     content: str
+    # Khoj's clients describe each attachment too; Salon finds both itself.
+    file_type: str | None = Field(default=None, max_length=255)
+    size: int | None = Field(default=None, ge=0)
 
 
 class ChatBody(Body):
     # May be blank when files or images are sent (not documented: the schema says the common case).
     q: str = Field(json_schema_extra={"pattern": NON_BLANK})
     conversation_id: str | None = Field(default=None, max_length=64)
-    stream: bool = True
+    # Absent: a stream, except for Khoj's clients (``?client=``), which get one JSON body.
+    stream: bool | None = None
     n: int = Field(default=5, ge=1, le=50)
     images: list[str] = Field(default_factory=list, json_schema_extra={
         "maxItems": MAX_IMAGES, "items": {"type": "string", "pattern": IMAGE_DATA_URL}})
@@ -63,10 +69,12 @@ class ChatBody(Body):
     country: str | None = Field(default=None, json_schema_extra=PLACE)
     country_code: str | None = Field(default=None, max_length=8)
     timezone: str | None = Field(default=None, json_schema_extra=_known_time_zones)
-    # Sent by Khoj's own clients; accepted for compatibility, not used by Salon.
+    # Sent by Khoj's own clients; accepted for compatibility, not used by Salon (a
+    # conversation keeps the agent it was started with).
     d: float | None = None
     turn_id: str | None = Field(default=None, max_length=64)
     interrupt: bool = False
+    agent_slug: str | None = Field(default=None, max_length=64)
 
 
 class NewSessionBody(Body):
@@ -102,27 +110,38 @@ def to_request(body: ChatBody) -> chat_service.ChatRequest:
 
 
 @router.post("")
-async def chat(body: ChatBody, request: Request, user: CurrentUser, ctx: Ctx) -> Response:
-    """Send ``q`` and get the answer: as server-sent events (``stream``, the default) or as
-    one JSON object. Each event is ``data: {"type": ..., "data": ...}``; ``metadata`` comes
-    first and ``end_response`` last. ``Accept: application/x-ndjson`` gives one JSON object
-    per line instead."""
+async def chat(
+    body: ChatBody, request: Request, user: CurrentUser, ctx: Ctx,
+    client: str | None = Query(default=None, max_length=32),
+) -> Response:
+    """Send ``q`` and get the answer, streamed or (``stream: false``) as one JSON object.
+    Events are ``{"type": ..., "data": ...}``; ``metadata`` comes first and ``end_response``
+    last. The stream's framing: server-sent events for ``Accept: text/event-stream``, Khoj's
+    ``␃🔚␗``-separated events for Khoj's clients (``?client=obsidian|desktop|web|android|emacs``),
+    else one JSON object a line. Without ``stream``, Khoj's clients get one JSON object."""
     turn = await chat_service.start_turn(ctx, user, to_request(body))
-    events = chat_service.stream_answer(ctx, user, turn)
-    if not body.stream:
+    events = _priced(ctx, chat_service.stream_answer(ctx, user, turn))
+    if not khoj_stream.wants_stream(body.stream, client=client):
         return await _collect(events)
-    ndjson = "application/x-ndjson" in request.headers.get("accept", "")
+    framing = khoj_stream.choose_framing(accept=request.headers.get("accept", ""), client=client)
     return StreamingResponse(
-        _encode(events, ndjson=ndjson),
-        media_type="application/x-ndjson" if ndjson else "text/event-stream",
+        khoj_stream.encode(events, framing), media_type=khoj_stream.MEDIA_TYPES[framing],
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
-async def _encode(events: AsyncIterator[chat_service.Event], *, ndjson: bool) -> AsyncIterator[str]:
-    async for event in events:
-        line = json.dumps({"type": event.type, "data": event.data}, ensure_ascii=False)
-        yield f"{line}\n" if ndjson else f"data: {line}\n\n"
+async def _priced(
+    ctx: AppContext, events: AsyncGenerator[chat_service.Event, None]
+) -> AsyncGenerator[chat_service.Event, None]:
+    """The events, with a ``cost`` in ``usage`` when the admin priced the model
+    (``SALON_MODEL_PRICES``). ``aclosing``: closing this closes the answer at once."""
+    async with aclosing(events):
+        async for event in events:
+            price = ctx.settings.model_prices.get(ctx.provider.name)
+            if event.type == "usage" and price is not None:
+                cost = usage_cost(event.data, input_price=price.input, output_price=price.output)
+                event = chat_service.Event("usage", {**event.data, "cost": cost})
+            yield event
 
 
 async def _collect(events: AsyncGenerator[chat_service.Event, None]) -> Response:
@@ -200,17 +219,26 @@ async def history(
 
 @router.delete("/history")
 async def delete_history(
-    user: CurrentUser, ctx: Ctx, conversation_id: str = Query(max_length=64)
+    user: CurrentUser, ctx: Ctx, conversation_id: str | None = Query(default=None, max_length=64)
 ) -> Any:
-    await conv_service.delete_conversation(ctx, user, conversation_id)
-    return {"status": "ok"}
+    """Delete a conversation; without ``conversation_id``, the most recent one (the one
+    ``GET /history`` shows without an id), or nothing when there is none, as Khoj's clients'
+    "clear conversation" expects."""
+    if conversation_id is None:
+        latest, _ = await conv_service.list_conversations(ctx, user, limit=1)
+        conversation_id = latest[0].id if latest else None
+    if conversation_id is not None:
+        await conv_service.delete_conversation(ctx, user, conversation_id)
+    return {"status": "ok", "message": "Conversation history cleared"}
 
 
 def session_json(conv: Conversation) -> dict[str, Any]:
+    """A session as Khoj's server lists it: its clients show ``slug``, which Khoj fills with
+    the title (the URL-style slug is not shown anywhere)."""
     agent = conv_service.get_agent(conv.agent_slug)
     return {
         "conversation_id": conv.id,
-        "slug": conv.slug,
+        "slug": conv.title,
         "title": conv.title,
         "agent_name": agent.name,
         "created": khoj_time(conv.created_at),

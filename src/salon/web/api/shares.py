@@ -410,7 +410,7 @@ async def khoj_fork(body: KhojForkBody, request: Request, user: CurrentUser,
     conv = await cloning.clone_share(ctx, user, link, unlock=unlock_from(request, link),
                                      grant=grant_from(request), client=client_key(request))
     return {"status": "ok", "conversation_id": conv.id,
-            "next_url": f"/chat?conversationId={conv.id}"}
+            "next_url": f"/c/{conv.id}"}  # the chat page of the copy
 
 
 @khoj_router.delete("")
