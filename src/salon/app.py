@@ -31,6 +31,7 @@ from salon.store import scratch
 from salon.store.blobs import BlobStore
 from salon.store.db import create_engine, upgrade_database
 from salon.web import access_log
+from salon.web.cors import add_cors
 from salon.web.docs import install_docs
 from salon.web.errors import ErrorResponseMiddleware, install_error_handlers
 from salon.web.middleware import BodyLimitMiddleware, SecurityHeadersMiddleware
@@ -93,6 +94,8 @@ def create_app(
     app.add_middleware(ShareFastPath)  # anonymous views of rendered snapshots, before the rest
     # Every failure left becomes a complete 503 or 500 on a connection that stays usable.
     app.add_middleware(ErrorResponseMiddleware)
+    if settings.cors_origin_list:  # pages on other origins (their cookie writes stay refused)
+        add_cors(app, settings.cors_origin_list)
     # Outermost: the client address (rate limits) comes from X-Forwarded-For only when the
     # connection is from a trusted proxy, whatever server runs the app.
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

@@ -147,7 +147,6 @@ class Settings(BaseSettings):
             raise ValueError("SALON_COMMUNITY_URL must be the community hub's http:// or "
                              "https:// address")
         return self
-
     @property
     def community_sharing_ready(self) -> bool:
         """On, with a hub to publish to and a token for it (else the button is not shown)."""

@@ -33,8 +33,9 @@ NOT_FOUND_TEXT = ("Oops! The shared link you're trying to access doesn't exist. 
 REVOKED_TEXT = "The owner of this chat has revoked this sharing link."
 EXPIRED_TEXT = "This shared link has expired and is no longer accessible."
 
-VIEW_KEYS = {"share_id", "title", "type", "status", "created_at", "updated_at", "messages",
-             "files", "files_zip_url", "owner", "recipe", "can_clone", "is_owner"}
+VIEW_KEYS = {"id", "share_id", "title", "type", "status", "created_at", "updated_at",
+             "messages", "files", "files_zip_url", "owner", "recipe", "can_clone", "is_owner",
+             "chat"}
 MESSAGE_KEYS = {"role", "created_at", "model", "status", "parts"}
 FILE_KEYS = {"name", "media_type", "size", "url"}
 

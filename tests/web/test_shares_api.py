@@ -15,7 +15,7 @@ from salon.domain.shares import EXPIRED_DETAIL, NOT_FOUND_DETAIL, REVOKED_DETAIL
 from tests.factories import UserClient
 
 SHARE_FIELDS = {
-    "share_id", "url", "chat_id", "title", "is_public", "visibility", "has_password", "type",
+    "id", "share_id", "url", "chat_id", "title", "is_public", "visibility", "has_password", "type",
     "live",
     "display_username", "allow_cloning", "expires_at", "max_views", "max_clones",
     "allow_view_after_clone_limit", "upto_message_id", "views", "clones", "status",

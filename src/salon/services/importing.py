@@ -9,6 +9,7 @@ already imported from the same source object is skipped (its fingerprint is reco
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -32,6 +33,7 @@ from salon.store.db import transaction
 log = logging.getLogger(__name__)
 MAX_READ_BYTES = 64 * 1024  # the parser's buffer: memory stays flat however large the file
 _BOM = b"\xef\xbb\xbf"
+CHATS_KEY = "chats"  # Open WebUI's importChats sends {"chats": [{chat, meta, pinned, ...}]}
 
 
 @dataclass
@@ -61,7 +63,10 @@ class _Outcome:
 
 
 def documents_in(payload: object) -> tuple[list[object], bool]:
-    """The conversations in an import body (one, or a list) and whether it was one."""
+    """The conversations in an import body (one, a list, or Open WebUI's ``{"chats": [...]}``)
+    and whether it was one."""
+    if isinstance(payload, dict) and isinstance(payload.get(CHATS_KEY), list):
+        payload = payload[CHATS_KEY]
     if isinstance(payload, list):
         return payload, False
     if imports.source_of(payload) is not None:
@@ -128,10 +133,19 @@ def _open_items(reader: _Reader) -> streaming.JsonItems:
     import ijson  # loaded by the first import of a file, not with the server
 
     try:
-        return streaming.JsonItems(ijson.basic_parse(reader, use_float=True,
-                                                     buf_size=MAX_READ_BYTES))
+        return streaming.JsonItems(_unwrapped(ijson.basic_parse(reader, use_float=True,
+                                                                buf_size=MAX_READ_BYTES)))
     except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise _not_json(exc) from None
+
+
+def _unwrapped(events: Iterator[streaming.Event]) -> Iterator[streaming.Event]:
+    """Open WebUI's ``importChats`` body, ``{"chats": [...]}`` (its first key), read as the
+    list it holds (the keys after it are skipped); any other JSON as it is."""
+    head = list(itertools.islice(events, 3))
+    if head == [("start_map", None), ("map_key", CHATS_KEY), ("start_array", None)]:
+        return itertools.chain(head[2:], events)
+    return itertools.chain(head, events)
 
 
 def _read_outcomes(items: streaming.JsonItems, now: datetime) -> Iterator[_Outcome]:

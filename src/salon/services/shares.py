@@ -126,10 +126,30 @@ async def save_share(
         if "upto_message_id" in changes and changes["upto_message_id"] is not None:
             await _check_checkpoint(conn, conv, str(changes["upto_message_id"]))
     values = _option_values(existing, changes, now=now, public_allowed=perms["sharing_public_chat"])
+    if existing is not None and existing.revoked_at is not None and "share_id" not in changes:
+        values = {**_new_link_values(existing, now=now), **values}
+        changes = {**changes, "update_snapshot": True}
     values.update(await _password_values(ctx, user, existing, changes))
     share = await _write_share(ctx, conv, existing, values, changes=changes, now=now)
     tell_watchers(ctx, chat_id)
     return share
+
+
+def _new_link_values(share: Share, *, now: datetime) -> dict[str, Any]:
+    """Sharing a chat whose link was revoked by hand (Open WebUI's "delete this link") makes
+    a new link, as Open WebUI does: a new id with its own counters and a new snapshot, the
+    options kept (those a limit had ended are removed, as by restoring). The old link then
+    answers NOT_FOUND and can no longer be restored: the chat has one share, the new one."""
+    return {**rules.restored_values(share, now=now), "share_id": links.new_share_id(),
+            "views": 0, "clones": 0}
+
+
+async def get_link(ctx: AppContext, user: User, chat_id: str) -> str | None:
+    """The link of the user's chat while it has not been revoked by hand (Open WebUI's
+    ``share_id``, null once the link is deleted); None when it is not shared."""
+    async with ctx.engine.connect() as conn:
+        share = await repo.get_share_for_conversation(conn, chat_id, user_id=user.id)
+    return share.share_id if share is not None and share.revoked_at is None else None
 
 
 async def _check_checkpoint(conn: AsyncConnection, conv: Conversation, message_id: str) -> None:

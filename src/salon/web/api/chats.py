@@ -9,7 +9,7 @@ from pydantic.config import JsonDict
 
 from salon.domain.conversations import Conversation, Message
 from salon.services import conversations as conv_service
-from salon.services import exporting
+from salon.services import exporting, shares
 from salon.web.deps import Ctx, CurrentUser
 from salon.web.downloads import DOWNLOAD_HEADERS, content_disposition
 
@@ -36,7 +36,10 @@ def message_json(m: Message) -> dict[str, Any]:
     }
 
 
-def chat_json(conv: Conversation, messages: list[Message]) -> dict[str, Any]:
+def chat_json(conv: Conversation, messages: list[Message], *,
+              share_id: str | None = None) -> dict[str, Any]:
+    """The chat in Open WebUI's shape; ``share_id`` is the link of its share (null when not
+    shared or the link was revoked), as Open WebUI's share dialog reads it."""
     models = sorted({m.model for m in messages if m.model})
     return {
         "id": conv.id,
@@ -54,6 +57,7 @@ def chat_json(conv: Conversation, messages: list[Message]) -> dict[str, Any]:
         "pinned": False,
         "meta": {},
         "folder_id": None,
+        "share_id": share_id,
     }
 
 
@@ -98,7 +102,7 @@ async def export_chat(
 @router.get("/{chat_id}")
 async def get_chat(chat_id: str, user: CurrentUser, ctx: Ctx) -> Any:
     conv, messages = await conv_service.get_history(ctx, user, chat_id)
-    return chat_json(conv, messages)
+    return chat_json(conv, messages, share_id=await shares.get_link(ctx, user, chat_id))
 
 
 @router.delete("/{chat_id}")

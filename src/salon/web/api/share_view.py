@@ -30,6 +30,7 @@ from salon.domain.users import User
 from salon.services import share_viewing as viewing
 from salon.services.context import AppContext
 from salon.services.share_viewing import Admission, SharedView
+from salon.web.api import openwebui_chat
 from salon.web.pages.share_cache import etag_matches
 from salon.web.single_flight import SingleFlight
 
@@ -110,6 +111,7 @@ def view_json(view: SharedView, *, base: str) -> dict[str, Any]:
     link = view.share.share_id
     files_base = f"{base}/api/v1/chats/share/{link}/files"
     return {
+        "id": link,  # Open WebUI's share page clones by it (/chats/{id}/clone/shared)
         "share_id": link,
         "title": view.title,
         "type": view.share.type,
@@ -124,6 +126,7 @@ def view_json(view: SharedView, *, base: str) -> dict[str, Any]:
         "recipe": view.recipe,
         "can_clone": view.can_clone,
         "is_owner": view.is_owner,
+        "chat": openwebui_chat.shared_chat(view),  # what Open WebUI's share page reads
     }
 
 

@@ -120,6 +120,7 @@ def iso(moment: datetime | None) -> str | None:
 def share_json(share: Share, *, request: Request, ctx: AppContext) -> dict[str, Any]:
     """The owner's view of a share: every option, the counters, the status and the sentence.
     Never the password or its hash."""
+        "id": share.share_id,  # what Open WebUI's client builds /s/{id} from
     return {
         "share_id": share.share_id,
         "url": f"{base_url(request, ctx)}/s/{share.share_id}",
@@ -347,12 +348,15 @@ async def clear_revoked_shares(body: ClearRevokedBody, user: CurrentUser, ctx: C
     409: {"description": "Conflict: the chat has no messages to share yet (EMPTY_CONVERSATION), "
           "a custom link is taken (SHARE_ID_TAKEN), or the chat was shared at the same moment "
           "(SHARE_CONFLICT)"}})
-async def share_chat(chat_id: str, body: ShareOptions, request: Request, user: CurrentUser,
-                     ctx: Ctx) -> Any:
+async def share_chat(chat_id: str, request: Request, user: CurrentUser, ctx: Ctx,
+                     body: ShareOptions | None = None) -> Any:
     """Create the chat's share, or change the options you send (sharing again keeps the
     link, except after "only me", which revoked it). A chat without messages cannot be shared
-    (409 EMPTY_CONVERSATION)."""
-    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    (409 EMPTY_CONVERSATION). Sharing again after the link was revoked by hand (deleted, in
+    Open WebUI's words) makes a new link. No body at all is Open WebUI's "Copy Link" /
+    "Update and Copy Link": create the share, or take a new snapshot of a shared one."""
+    changes = ({name: getattr(body, name) for name in body.model_fields_set}
+               if body is not None else {"update_snapshot": True})
     share = await share_service.save_share(ctx, user, chat_id, changes)
     return share_json(share, request=request, ctx=ctx)
 
