@@ -252,17 +252,24 @@ def test_fork_next_url_opens_the_copy(live_server: str) -> None:
     assert fork["conversation_id"] in fork["next_url"]
 
 
-def test_delete_history_without_id_clears_the_latest_conversation(live_server: str) -> None:
+def test_delete_history_without_id_clears_every_conversation(live_server: str) -> None:
+    """As Khoj's server: without an id, the caller's whole chat history goes (and only the
+    caller's)."""
     auth = {"Authorization": f"Bearer {sign_up(live_server)}"}
     url = f"{live_server}/api/chat/history"
     assert httpx.delete(url, headers=auth).json()["status"] == "ok"  # nothing to clear
     ids = [httpx.post(f"{live_server}/api/chat", headers=auth,
                       json={"q": q, "stream": False}).json()["conversationId"]
            for q in ("older", "newer")]
+    other = {"Authorization": f"Bearer {sign_up(live_server, 'Other', 'other@example.com')}"}
+    kept = httpx.post(f"{live_server}/api/chat", headers=other,
+                      json={"q": "not yours", "stream": False}).json()["conversationId"]
+    assert len(ids) == 2
     r = httpx.delete(url, params={"client": "desktop"}, headers=auth)
     assert r.status_code == 200 and r.json()["status"] == "ok"
-    sessions = httpx.get(f"{live_server}/api/chat/sessions", headers=auth).json()
-    assert [s["conversation_id"] for s in sessions] == ids[:1]
+    assert httpx.get(f"{live_server}/api/chat/sessions", headers=auth).json() == []
+    others = httpx.get(f"{live_server}/api/chat/sessions", headers=other).json()
+    assert [s["conversation_id"] for s in others] == [kept]
 
 
 @pytest.mark.parametrize("body", [

@@ -140,6 +140,22 @@ async def delete_conversation(ctx: AppContext, user: User, conversation_id: str)
     await file_service.forget_unused_blobs(ctx, hashes)
 
 
+async def delete_all_conversations(ctx: AppContext, user: User) -> int:
+    """Delete every conversation of ``user`` (each as ``delete_conversation`` does: its
+    shares end, its viewers are told); returns how many went."""
+    deleted = 0
+    while True:
+        batch, _ = await list_conversations(ctx, user, limit=100)
+        if not batch:
+            return deleted
+        for conv in batch:
+            try:
+                await delete_conversation(ctx, user, conv.id)
+            except NotFound:  # deleted meanwhile by another request
+                continue
+            deleted += 1
+
+
 async def get_file_filters(ctx: AppContext, user: User, conversation_id: str) -> list[str]:
     return (await get_conversation(ctx, user, conversation_id)).file_filters
 

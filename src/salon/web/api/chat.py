@@ -221,13 +221,11 @@ async def history(
 async def delete_history(
     user: CurrentUser, ctx: Ctx, conversation_id: str | None = Query(default=None, max_length=64)
 ) -> Any:
-    """Delete a conversation; without ``conversation_id``, the most recent one (the one
-    ``GET /history`` shows without an id), or nothing when there is none, as Khoj's clients'
-    "clear conversation" expects."""
+    """Delete a conversation; without ``conversation_id``, every conversation of the caller,
+    as Khoj's server does (``adelete_conversation_by_user``: "clear chat history")."""
     if conversation_id is None:
-        latest, _ = await conv_service.list_conversations(ctx, user, limit=1)
-        conversation_id = latest[0].id if latest else None
-    if conversation_id is not None:
+        await conv_service.delete_all_conversations(ctx, user)
+    else:
         await conv_service.delete_conversation(ctx, user, conversation_id)
     return {"status": "ok", "message": "Conversation history cleared"}
 
