@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # Reverse proxies whose X-Forwarded-For / -Proto headers are believed (comma-separated IPs
     # or networks, "*" for any). Everyone else's forwarding headers are ignored.
     trusted_proxies: str = "127.0.0.1"
+    # Web pages on other origins whose scripts may call the API (comma-separated origins such
+    # as https://chat.example.org; empty: none). Listed origins may send credentials; "*"
+    # alone lets any origin read answers, never with credentials.
+    cors_origins: str = ""
 
     llm_provider: Literal["auto", "openai", "local", "none"] = "auto"
     llm_base_url: str = ""
@@ -160,7 +164,18 @@ class Settings(BaseSettings):
         return normalize_database_url(url)
 
     @property
+        origins = self.cors_origin_list
+        if "*" in origins and len(origins) > 1:
+            raise ValueError('SALON_CORS_ORIGINS is either "*" (any origin, without '
+                             "credentials) or a list of origins, not both")
     def blob_dir(self) -> Path:
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The origins of SALON_CORS_ORIGINS, without a trailing slash (a browser's Origin
+        header never has one)."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
         return self.data_dir / "blobs"
 
 
