@@ -150,7 +150,18 @@ class Settings(BaseSettings):
         if self.community_url and not self.community_url.startswith(("http://", "https://")):
             raise ValueError("SALON_COMMUNITY_URL must be the community hub's http:// or "
                              "https:// address")
+        origins = self.cors_origin_list
+        if "*" in origins and len(origins) > 1:
+            raise ValueError('SALON_CORS_ORIGINS is either "*" (any origin, without '
+                             "credentials) or a list of origins, not both")
         return self
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """The origins of SALON_CORS_ORIGINS, without a trailing slash (a browser's Origin
+        header never has one)."""
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
     @property
     def community_sharing_ready(self) -> bool:
         """On, with a hub to publish to and a token for it (else the button is not shown)."""
@@ -164,18 +175,7 @@ class Settings(BaseSettings):
         return normalize_database_url(url)
 
     @property
-        origins = self.cors_origin_list
-        if "*" in origins and len(origins) > 1:
-            raise ValueError('SALON_CORS_ORIGINS is either "*" (any origin, without '
-                             "credentials) or a list of origins, not both")
     def blob_dir(self) -> Path:
-
-    @property
-    def cors_origin_list(self) -> list[str]:
-        """The origins of SALON_CORS_ORIGINS, without a trailing slash (a browser's Origin
-        header never has one)."""
-        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
-
         return self.data_dir / "blobs"
 
 
