@@ -120,8 +120,8 @@ def iso(moment: datetime | None) -> str | None:
 def share_json(share: Share, *, request: Request, ctx: AppContext) -> dict[str, Any]:
     """The owner's view of a share: every option, the counters, the status and the sentence.
     Never the password or its hash."""
-        "id": share.share_id,  # what Open WebUI's client builds /s/{id} from
     return {
+        "id": share.share_id,  # what Open WebUI's client builds /s/{id} from
         "share_id": share.share_id,
         "url": f"{base_url(request, ctx)}/s/{share.share_id}",
         "chat_id": share.conversation_id,
