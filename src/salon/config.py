@@ -119,6 +119,21 @@ class Settings(BaseSettings):
     # When told to stop: how long answers being written may take to finish (then they are
     # stored as interrupted); live streams end at once with "reload".
     shutdown_grace_seconds: int = Field(default=10, ge=0)
+    # /image: an OpenAI-compatible images API (``POST {base}/images/generations``); off
+    # without a base URL and a model. The base URL is the admin's choice and may be on the
+    # private network; image URLs in its answers are fetched under the SSRF rules below.
+    image_base_url: str = ""
+    image_api_key: str = ""
+    image_model: str = ""
+    image_size: str = ""  # e.g. 1024x1024; empty: the server's default
+    image_response_format: Literal["", "b64_json", "url"] = ""  # empty: not sent
+    image_timeout: float = Field(default=120.0, gt=0)
+    # Fetching from the web (image URLs, later /online pages): private, loopback, link-local
+    # and reserved addresses are refused unless listed here (comma-separated networks or
+    # host names); the size and time limits of one fetch, redirects included.
+    fetch_allow_private: str = ""
+    fetch_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    fetch_timeout: float = Field(default=20.0, gt=0)
     # Whether this server is a hub: it accepts chats published by other Salons.
     accept_community_shares: bool = False
     # The Telegram bot (off without a token): the Bot API's address (a fake one in tests),

@@ -9,6 +9,7 @@ from salon.domain.commands import (
     CannedReply,
     Command,
     canned_reply,
+    commands_here,
     help_text,
     parse_command,
     unavailable_message,
@@ -61,3 +62,17 @@ def test_an_unavailable_command_says_why() -> None:
     reply = canned_reply(unavailable)
     assert reply is not None and "(needs SALON_SEARXNG_URL)" in reply.text
     assert reply.status == "/online is not available on this server"
+
+
+def test_image_runs_where_the_settings_provide_it() -> None:
+    image, _ = parse_command("/image a red fox")
+    assert image is not None and not image.available
+    reply = canned_reply(image, commands_here(set()))
+    assert reply is not None and "SALON_IMAGE_BASE_URL and SALON_IMAGE_MODEL" in reply.text
+    here = commands_here({"image", "online"})  # only configurable commands turn on
+    assert canned_reply(image, here) is None
+    assert not next(c for c in here if c.name == "online").available
+    text = help_text(here)
+    assert "- `/image`: Generate an image." in text.partition("Not available")[0]
+    assert canned_reply(Command("help", "", True), here) == CannedReply(
+        "Listing the commands", text)

@@ -35,6 +35,15 @@ The path prefix before ``/v1`` picks the behaviour, so one server serves every m
 ``/mermaid-html/v1``    always a flowchart with an HTML label (``HTML_MERMAID``)
 ==================  ====================================================================
 
+Images (``POST [/<mode>]/v1/images/generations``, OpenAI's shape; ``image_requests`` records
+the bodies): with ``"response_format": "url"`` the answer is a URL on this server
+(``/files/image.png``), else ``b64_json``; the image is ``PNG`` (1x1), or, when the model is
+``TEXT_IMAGE_MODEL``, a text body that is no image (``/files/not-an-image``); the model
+``HANG_IMAGE_MODEL`` gets no answer until the client leaves (as ``/hang``). Plain files for
+the web fetcher's tests: ``GET /files/image.png``, ``/files/not-an-image``,
+``/files/redirect?to=URL`` (302), ``/files/big?size=N`` (N bytes, streamed in 64 KiB pieces,
+no Content-Length), ``/files/slow`` (one byte, then nothing until the client leaves).
+
 ``POST /release`` lets one wait of a ``/gated/v1`` answer go on, now or (no answer waiting)
 the next one (``FakeOpenAIServer.release()`` in the tests' own process). A wait also ends
 when the client leaves, the server stops or ``HANG_SECONDS`` pass.
@@ -47,6 +56,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import socket
 import threading
@@ -74,6 +84,11 @@ CLICK_MERMAID = 'flowchart TD\n  A["Start"] --> B["End"]\n  click A callback "Ti
 HTML_MERMAID = 'flowchart TD\n  A["<b>Start</b>"] --> B["End"]'
 _SCRIPTED_MERMAID = {"mermaid": MERMAID, "mermaid-broken": BROKEN_MERMAID,
                      "mermaid-click": CLICK_MERMAID, "mermaid-html": HTML_MERMAID}
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==")
+NOT_AN_IMAGE = b"<html>Not an image</html>"
+TEXT_IMAGE_MODEL = "fake-image-text"
+HANG_IMAGE_MODEL = "fake-image-hang"
 THOUGHT = "Thinking about it."
 SLOW_MIN_WORDS = 30
 SLOW_DELAY_SECONDS = 0.1
@@ -89,6 +104,7 @@ class FakeOpenAIServer:
 
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.requests: list[dict[str, Any]] = []
+        self.image_requests: list[dict[str, Any]] = []
         self.request_headers: list[dict[str, str]] = []
         self._stopping = threading.Event()
         self._releases = threading.Semaphore(0)
@@ -201,9 +217,25 @@ def create_app(server: FakeOpenAIServer) -> Starlette:
         server.release()
         return JSONResponse({"released": 1})
 
+    async def images(request: Request) -> Response:
+        body = await request.json()
+        server.image_requests.append(body)
+        if body.get("model") == HANG_IMAGE_MODEL:
+            await _hang(request, server)
+            return _error(504, "Hung for too long.", kind="server_error")
+        text = body.get("model") == TEXT_IMAGE_MODEL
+        if body.get("response_format") == "url":
+            name = "not-an-image" if text else "image.png"
+            return JSONResponse({"created": 0, "data": [{"url": f"{server.url}/files/{name}"}]})
+        data = base64.b64encode(NOT_AN_IMAGE if text else PNG).decode()
+        return JSONResponse({"created": 0, "data": [{"b64_json": data}]})
+
     return Starlette(
         routes=[
             Route("/release", release, methods=["POST"]),
+            Route("/v1/images/generations", images, methods=["POST"]),
+            Route("/{mode}/v1/images/generations", images, methods=["POST"]),
+            Route("/files/{name}", _file, methods=["GET"]),
             Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/{mode}/v1/chat/completions", chat, methods=["POST"]),
             Route("/v1/models", models, methods=["GET"]),
@@ -404,6 +436,35 @@ async def _gated(
                     return
                 await asyncio.sleep(0.02)
         yield event
+
+
+async def _file(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name == "image.png":
+        return Response(PNG, media_type="image/png")
+    if name == "not-an-image":
+        return Response(NOT_AN_IMAGE, media_type="image/png")
+    if name == "redirect":
+        return Response(status_code=302, headers={"Location": request.query_params["to"]})
+    if name == "big":
+        size = int(request.query_params["size"])
+        pieces = [b"x" * 65536] * (size // 65536) + [b"x" * (size % 65536)]
+        return StreamingResponse(_once_each(pieces), media_type="application/octet-stream")
+    if name == "slow":
+        return StreamingResponse(_slow_body(request), media_type="application/octet-stream")
+    return Response(status_code=404)
+
+
+async def _once_each(pieces: list[bytes]) -> AsyncIterator[bytes]:
+    for piece in pieces:
+        yield piece
+
+
+async def _slow_body(request: Request) -> AsyncIterator[bytes]:
+    yield b"x"
+    deadline = time.monotonic() + HANG_SECONDS
+    while time.monotonic() < deadline and not await request.is_disconnected():
+        await asyncio.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Set
+from dataclasses import dataclass, replace
 
 NOT_BUILT = "not part of this version of Salon yet"
 
@@ -25,11 +26,21 @@ COMMANDS: tuple[Command, ...] = (
     Command("notes", "Search only in your notes.", False),
     Command("online", "Search the web.", False),
     Command("code", "Run code to answer questions.", False),
-    Command("image", "Generate an image.", False),
+    Command("image", "Generate an image.", False,
+            "set SALON_IMAGE_BASE_URL and SALON_IMAGE_MODEL to an OpenAI-compatible images API"),
     Command("diagram", "Create a diagram.", True),
     Command("research", "Perform deep research with multiple iterations.", False),
 )
 _BY_NAME = {c.name: c for c in COMMANDS}
+CONFIGURABLE = frozenset({"image"})  # unavailable until the server's settings provide them
+
+
+def commands_here(configured: Set[str]) -> tuple[Command, ...]:
+    """``COMMANDS`` on a server whose settings provide the ``configured`` ones of
+    ``CONFIGURABLE`` (those become available; the others keep the reason saying what to
+    set)."""
+    return tuple(replace(c, available=True) if c.name in configured & CONFIGURABLE else c
+                 for c in COMMANDS)
 
 
 @dataclass(frozen=True)
@@ -55,14 +66,19 @@ def parse_command(q: str) -> tuple[Command | None, str]:
     return command, rest.strip()
 
 
-def canned_reply(command: Command) -> CannedReply | None:
+def canned_reply(
+    command: Command, commands: tuple[Command, ...] | None = None
+) -> CannedReply | None:
     """Salon's own answer to ``command`` (``/help``, or any unavailable command); None when
-    the command is to be run."""
+    the command is to be run. With ``commands`` (this server's, from ``commands_here``),
+    ``command`` is taken from them, and ``/help`` lists them."""
+    if commands is not None:
+        command = next((c for c in commands if c.name == command.name), command)
     if not command.available:
         return CannedReply(f"/{command.name} is not available on this server",
                            unavailable_message(command))
     if command.name == "help":
-        return CannedReply("Listing the commands", help_text(COMMANDS))
+        return CannedReply("Listing the commands", help_text(commands or COMMANDS))
     return None
 
 

@@ -31,6 +31,14 @@ class DecodedImage:
     data: bytes
 
 
+def sniff_image_type(data: bytes) -> str | None:
+    """The media type of an accepted image type ``data`` starts like, or None."""
+    for media_type, magics in _IMAGE_MAGIC.items():
+        if data.startswith(magics) and (media_type != "image/webp" or data[8:12] == b"WEBP"):
+            return media_type
+    return None
+
+
 def decode_image_data_url(url: str, *, index: int) -> DecodedImage:
     """Parse ``data:image/...;base64,...``; refuse other types, bad base64 or mismatched bytes."""
     where = f"images[{index}]"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import time
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import anyio
 
-from salon.domain.commands import Command, canned_reply, parse_command
+from salon.domain.commands import Command, canned_reply, commands_here, parse_command
 from salon.domain.conversations import (
     DEFAULT_TITLE,
     Conversation,
@@ -37,13 +38,15 @@ from salon.domain.users import User
 from salon.llm.base import ChatMessage, Chunk, GenerationParams, ProviderError
 from salon.services import conversations as conv_service
 from salon.services import files as file_service
+from salon.services import web_fetch
 from salon.services.answer_journal import SAVE_EVERY_SECONDS
 from salon.services.context import AppContext
 from salon.store import conversations as repo
 from salon.store import shares as share_repo
 from salon.store.db import transaction
-from salon.tools import ToolResult, ToolStatus
+from salon.tools import MadeFile, ToolResult, ToolStatus
 from salon.tools.diagram import write_diagram
+from salon.tools.image import image_api, make_image
 
 logger = logging.getLogger(__name__)
 
@@ -212,7 +215,8 @@ async def stream_answer(
     yield Event("metadata", {"conversationId": conv.id, "turnId": turn.turn_id})
     answer = _Answer(model=ctx.provider.name)
     try:
-        canned = canned_reply(turn.command) if turn.command is not None else None
+        canned = (canned_reply(turn.command, server_commands(ctx)) if turn.command is not None
+                  else None)
         if canned is not None:
             answer.text = canned.text
             answer.status = "complete"
@@ -248,6 +252,7 @@ class _Answer:
     stored: bool = False
     journaled_at: float = 0.0
     made: list[dict[str, Any]] = field(default_factory=list)  # a tool's parts, after the text
+    files: list[MadeFile] = field(default_factory=list)  # a tool's files, stored after those
 
     def usage_json(self) -> dict[str, int]:
         return {
@@ -264,15 +269,34 @@ class _Answer:
         return parts + self.made
 
 
+def server_commands(ctx: AppContext) -> tuple[Command, ...]:
+    """The commands with this server's settings (``/image`` needs an images API)."""
+    return commands_here({"image"} if image_api(ctx.settings) else set())
+
+
+def _tool(ctx: AppContext, turn: Turn, messages: list[ChatMessage],
+          params: GenerationParams) -> AsyncIterator[ToolStatus | ToolResult] | None:
+    """The tool the turn's command runs (None: a plain answer)."""
+    name = turn.command.name if turn.command is not None else None
+    api = image_api(ctx.settings)
+    if name == "diagram":
+        return write_diagram(ctx.provider, messages, params)
+    if name == "image" and api is not None:
+        fetch_url = functools.partial(
+            web_fetch.fetch, limits=web_fetch.limits(ctx.settings),
+            allow=web_fetch.allow_list(ctx.settings), accept="image/*")
+        return make_image(ctx.provider, messages, params, api=api, fetch_url=fetch_url)
+    return None
+
+
 async def _generate(ctx: AppContext, turn: Turn, answer: _Answer) -> AsyncIterator[Event]:
-    diagram = turn.command is not None and turn.command.name == "diagram"
-    if not diagram:
+    if turn.command is None or turn.command.name not in ("diagram", "image"):
         yield Event("status", "Generating the answer")
     messages = await _prompt(ctx, turn)
     params = GenerationParams(max_tokens=ctx.settings.max_answer_tokens)
     try:
-        if diagram:
-            tool = write_diagram(ctx.provider, messages, params)
+        tool = _tool(ctx, turn, messages, params)
+        if tool is not None:
             async for event in _until_stopping(ctx.stopping, _tool_events(tool, answer)):
                 yield event
             return
@@ -301,7 +325,7 @@ async def _tool_events(
         if isinstance(step, ToolStatus):
             yield Event("status", step.text)
             continue
-        answer.made, answer.usage = step.parts, dict(step.usage)
+        answer.made, answer.files, answer.usage = step.parts, step.files, dict(step.usage)
         if step.error_code is None:
             answer.text, answer.status = step.text, "complete"
             yield Event("message", step.text)
@@ -413,6 +437,12 @@ async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer
             answer.stored = True  # deleted meanwhile: nothing to store into
             ctx.answer_journal.remove(turn.turn_id)
             return
+        for made in answer.files:
+            fields = await file_service.attach_bytes(
+                ctx, conn, user_id=user.id, conversation_id=turn.conversation.id,
+                name=made.name, media_type=made.media_type, data=made.data)
+            answer.made.append({"type": made.kind, **fields, "alt": made.alt})
+        answer.files = []
         message = _answer_message(turn.conversation.id, turn.turn_id, answer,
                                   seq=await repo.next_seq(conn, turn.conversation.id),
                                   created_at=now)

@@ -9,11 +9,10 @@ Works with any provider: the OpenAI-compatible client and the embedded model ali
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import replace
 
 from salon.domain.diagrams import DiagramInvalid, check_mermaid, extract_mermaid
 from salon.llm.base import ChatMessage, GenerationParams, Provider
-from salon.tools import ToolEvent, ToolResult, ToolStatus
+from salon.tools import ToolEvent, ToolResult, ToolStatus, complete, with_instructions
 
 DIAGRAM_INVALID = "DIAGRAM_INVALID"
 INSTRUCTIONS = (
@@ -31,17 +30,17 @@ async def write_diagram(
     """Ask for a diagram of the last message of ``messages`` (system prompt first, then the
     conversation); yields statuses, then the result: a text part and a ``diagram`` part
     ``{"type": "diagram", "format": "mermaid", "source": ...}``, or the refusal."""
-    prompt = _with_instructions(messages)
+    prompt = with_instructions(messages, INSTRUCTIONS)
     usage: dict[str, int] = {}
     yield ToolStatus("Writing a Mermaid diagram")
-    reply = await _complete(provider, prompt, params, usage)
+    reply = await complete(provider, prompt, params, usage)
     yield ToolStatus("Checking the diagram")
     try:
         source = _checked(reply)
     except DiagramInvalid as first:
         yield ToolStatus(f"The diagram is not valid ({first}): asking the model to correct it")
         prompt += [ChatMessage("assistant", reply), ChatMessage("user", _retry_prompt(first))]
-        reply = await _complete(provider, prompt, params, usage)
+        reply = await complete(provider, prompt, params, usage)
         yield ToolStatus("Checking the corrected diagram")
         try:
             source = _checked(reply)
@@ -53,13 +52,6 @@ async def write_diagram(
     yield ToolResult(text=ANSWER_TEXT, parts=[part], usage=usage)
 
 
-def _with_instructions(messages: list[ChatMessage]) -> list[ChatMessage]:
-    if messages and messages[0].role == "system":
-        system = messages[0]
-        return [replace(system, content=f"{system.content}\n\n{INSTRUCTIONS}"), *messages[1:]]
-    return [ChatMessage("system", INSTRUCTIONS), *messages]
-
-
 def _retry_prompt(problem: DiagramInvalid) -> str:
     return (f"That diagram cannot be shown: {problem}. Answer with the corrected Mermaid "
             "diagram only, in one ```mermaid code block.")
@@ -69,16 +61,3 @@ def _checked(reply: str) -> str:
     source = extract_mermaid(reply)
     check_mermaid(source)
     return source
-
-
-async def _complete(
-    provider: Provider, messages: list[ChatMessage], params: GenerationParams,
-    usage: dict[str, int],
-) -> str:
-    """The model's whole reply (thoughts left out); its token counts are added to ``usage``."""
-    text: list[str] = []
-    async for chunk in provider.stream(messages, params):
-        text.append(chunk.text)
-        for key, value in (chunk.usage or {}).items():
-            usage[key] = usage.get(key, 0) + value
-    return "".join(text)

@@ -13,7 +13,6 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import Field
 from pydantic.config import JsonDict
 
-from salon.domain.commands import COMMANDS
 from salon.domain.conversations import MAX_TITLE_CHARS, Conversation, Message
 from salon.domain.errors import InvalidInput
 from salon.domain.files import MAX_FILES, MAX_IMAGES
@@ -280,11 +279,11 @@ async def set_title(
 
 
 @router.get("/options")
-async def options(user: CurrentUser) -> Any:
+async def options(user: CurrentUser, ctx: Ctx) -> Any:
     """The conversation commands with their descriptions (unavailable ones say so)."""
     return {
         c.name: c.description if c.available else f"{c.description} (not available on this server)"
-        for c in COMMANDS
+        for c in chat_service.server_commands(ctx)
     }
 
 
