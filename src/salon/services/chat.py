@@ -437,15 +437,12 @@ async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer
             answer.stored = True  # deleted meanwhile: nothing to store into
             ctx.answer_journal.remove(turn.turn_id)
             return
-        for made in answer.files:
-            fields = await file_service.attach_bytes(
-                ctx, conn, user_id=user.id, conversation_id=turn.conversation.id,
-                name=made.name, media_type=made.media_type, data=made.data)
-            answer.made.append({"type": made.kind, **fields, "alt": made.alt})
-        answer.files = []
+        files = [await _attach_made(ctx, conn, user.id, turn.conversation.id, made)
+                 for made in answer.files]  # stored again if this transaction fails
         message = _answer_message(turn.conversation.id, turn.turn_id, answer,
                                   seq=await repo.next_seq(conn, turn.conversation.id),
                                   created_at=now)
+        message = replace(message, parts=[*message.parts, *files])
         await repo.insert_message(conn, message)
         await repo.update_conversation(conn, turn.conversation.id, user_id=user.id,
                                        updated_at=now, recipe=recipe)
@@ -455,6 +452,15 @@ async def _store_answer(ctx: AppContext, user: User, turn: Turn, answer: _Answer
     ctx.live.publish(turn.conversation.id, "turn", {"seq": message.seq,
                                                     "title": turn.conversation.title,
                                                     "turn_id": turn.turn_id})
+
+
+async def _attach_made(ctx: AppContext, conn: Any, user_id: str, conversation_id: str,
+                       made: MadeFile) -> dict[str, Any]:
+    """Store a file a tool made (blob and file row); returns its part."""
+    fields = await file_service.attach_bytes(
+        ctx, conn, user_id=user_id, conversation_id=conversation_id, name=made.name,
+        media_type=made.media_type, data=made.data)
+    return {"type": made.kind, **fields, "alt": made.alt}
 
 
 async def _prompt(ctx: AppContext, turn: Turn) -> list[ChatMessage]:
