@@ -145,7 +145,6 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str = ""
     telegram_link_code_minutes: int = Field(default=10, ge=1, le=1440)
 
-
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         if self.env == "production" and self.secret_key == DEV_SECRET:

@@ -98,7 +98,6 @@ class ClearRevokedBody(Body):
     confirm: str = _confirm("clear_revoked")
 
 
-
 class KhojShareBody(Body):
     conversation_id: str = Field(max_length=64)
 
