@@ -23,7 +23,8 @@ from salon.llm import create_provider
 from salon.services import health
 from salon.services.chat import recover_interrupted_answers
 from salon.services.context import AppContext, password_hasher
-from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
+from salon.services.live_redis import RedisLiveHub
+from salon.services.live_redis_limits import RedisStreamLimits
 from salon.services.ratelimit import RedisRateLimiter
 from salon.services.redis_client import make_redis_client
 from salon.services.shares import enforce_public_permission

@@ -17,7 +17,8 @@ import pytest
 
 from salon.domain.errors import RateLimited
 from salon.services.live import LiveEvent, StreamLease, StreamLimits, Subscription
-from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
+from salon.services.live_redis import RedisLiveHub
+from salon.services.live_redis_limits import RedisStreamLimits
 from salon.services.ratelimit import (
     Limit,
     Limiter,

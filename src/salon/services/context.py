@@ -18,7 +18,8 @@ from salon.llm.base import Provider
 from salon.services.answer_journal import AnswerJournal
 from salon.services.link_scans import LinkScans
 from salon.services.live import LiveHub, StreamLimits
-from salon.services.live_redis import RedisLiveHub, RedisStreamLimits
+from salon.services.live_redis import RedisLiveHub
+from salon.services.live_redis_limits import RedisStreamLimits
 from salon.services.passwords import PasswordPool
 from salon.services.ratelimit import Limiter, RateLimiter
 from salon.services.render_pool import RenderPool
