@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from salon.config import Settings  # noqa: E402
 from salon.llm.base import ChatMessage, GenerationParams  # noqa: E402
 from salon.llm.local import LocalProvider, is_local_model_available  # noqa: E402
-from salon.services.chat import Location, system_prompt  # noqa: E402
+from salon.services.prompts import system_prompt  # noqa: E402
+from salon.services.turns import Location  # noqa: E402
 
 # (question, words of which one must appear in the answer, lower case)
 QUESTIONS = [

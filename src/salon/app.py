@@ -21,7 +21,7 @@ from salon import __version__
 from salon.config import Settings
 from salon.llm import create_provider
 from salon.services import health
-from salon.services.chat import recover_interrupted_answers
+from salon.services.answers import recover_interrupted_answers
 from salon.services.context import AppContext, password_hasher
 from salon.services.live_redis import RedisLiveHub
 from salon.services.live_redis_limits import RedisStreamLimits

@@ -8,7 +8,7 @@ import json
 import subprocess
 from typing import Any
 
-from salon.services.chat import recover_interrupted_answers
+from salon.services.answers import recover_interrupted_answers
 from salon.services.context import AppContext
 from salon.services.live import LiveEvent
 from tests.factories import UserClient

@@ -17,7 +17,7 @@ from salon.domain.errors import NotFound, SalonError
 from salon.domain.shares import Share
 from salon.domain.users import User
 from salon.services import chat as chat_service
-from salon.services import shares
+from salon.services import shares, turns
 from salon.services import telegram as links
 from salon.services.context import AppContext
 from salon.telegram.api import MAX_MESSAGE_CHARS, BotApi, split_message
@@ -169,17 +169,17 @@ class Bot:
         await writer.finish()
 
     async def start_turn(self, user: User, msg: Incoming, conversation_id: str | None
-                         ) -> chat_service.Turn:
+                         ) -> turns.Turn:
         """The question stored in the chat's conversation, or in a new one when that
         conversation was deleted on the web."""
-        request = chat_service.ChatRequest(q=msg.text, conversation_id=conversation_id)
+        request = turns.ChatRequest(q=msg.text, conversation_id=conversation_id)
         try:
-            return await chat_service.start_turn(self.ctx, user, request)
+            return await turns.start_turn(self.ctx, user, request)
         except NotFound:
             if conversation_id is None:
                 raise
-            request = chat_service.ChatRequest(q=msg.text)
-            return await chat_service.start_turn(self.ctx, user, request)
+            request = turns.ChatRequest(q=msg.text)
+            return await turns.start_turn(self.ctx, user, request)
 
 
 def share_changes(args: str) -> dict[str, Any] | None:

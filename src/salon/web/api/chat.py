@@ -18,6 +18,7 @@ from salon.domain.errors import InvalidInput
 from salon.domain.files import MAX_FILES, MAX_IMAGES
 from salon.domain.usage import usage_cost
 from salon.services import chat as chat_service
+from salon.services import commands, turns
 from salon.services import conversations as conv_service
 from salon.services.context import AppContext
 from salon.web.api import khoj_stream
@@ -34,12 +35,12 @@ TITLE: JsonDict = {"pattern": VISIBLE, "maxLength": MAX_TITLE_CHARS}
 IMAGE_DATA_URL = (r"^data:image/(?:png;base64,iVBORw0KGgo[A-Za-z0-9+/]|jpeg;base64,/9j/"
                   r"|gif;base64,R0lGOD[dl]h)(?:[A-Za-z0-9+/]{4})*"
                   r"(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$")
-PLACE: JsonDict = {"maxLength": chat_service.MAX_LOCATION_CHARS}
+PLACE: JsonDict = {"maxLength": turns.MAX_LOCATION_CHARS}
 MAX_FILTER_NAME_CHARS = 255  # what services.conversations.change_file_filter accepts
 
 
 def _known_time_zones(schema: JsonDict) -> None:
-    """The zones services.chat accepts (read when the document is made, not at import)."""
+    """The zones services.turns accepts (read when the document is made, not at import)."""
     schema["enum"] = [*sorted(zoneinfo.available_timezones()), None]
 
 
@@ -95,15 +96,15 @@ def khoj_time(value: datetime) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def to_request(body: ChatBody) -> chat_service.ChatRequest:
-    return chat_service.ChatRequest(
+def to_request(body: ChatBody) -> turns.ChatRequest:
+    return turns.ChatRequest(
         q=body.q,
         conversation_id=body.conversation_id,
         create_new=body.create_new,
         title=body.title,
         images=list(body.images),
         files=[(f.name, f.content) for f in body.files],
-        location=chat_service.Location(body.city, body.region, body.country, body.timezone),
+        location=turns.Location(body.city, body.region, body.country, body.timezone),
         n=body.n,
     )
 
@@ -118,7 +119,7 @@ async def chat(
     last. The stream's framing: server-sent events for ``Accept: text/event-stream``, Khoj's
     ``␃🔚␗``-separated events for Khoj's clients (``?client=obsidian|desktop|web|android|emacs``),
     else one JSON object a line. Without ``stream``, Khoj's clients get one JSON object."""
-    turn = await chat_service.start_turn(ctx, user, to_request(body))
+    turn = await turns.start_turn(ctx, user, to_request(body))
     events = _priced(ctx, chat_service.stream_answer(ctx, user, turn))
     if not khoj_stream.wants_stream(body.stream, client=client):
         return await _collect(events)
@@ -283,7 +284,7 @@ async def options(user: CurrentUser, ctx: Ctx) -> Any:
     """The conversation commands with their descriptions (unavailable ones say so)."""
     return {
         c.name: c.description if c.available else f"{c.description} (not available on this server)"
-        for c in chat_service.server_commands(ctx)
+        for c in commands.server_commands(ctx)
     }
 
 
