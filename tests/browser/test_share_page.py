@@ -166,6 +166,15 @@ def test_login_required_flow_returns_to_the_share(open_page: OpenPage,
     viewer, _ = open_page()
     viewer.goto(link["url"])
     expect(viewer).to_have_url(re.compile(r"/login\?next=%2Fs%2F"))
+    reason = viewer.locator(".login-reason")  # said above the form
+    expect(reason).to_have_text("Sign in to view this shared chat.")
+    above, form = reason.bounding_box(), viewer.get_by_label("Email").bounding_box()
+    assert above is not None and form is not None and above["y"] < form["y"]
+    viewer.get_by_label("Email").fill(email)
+    viewer.get_by_label("Password").fill("not the password")
+    viewer.get_by_role("button", name="Log in").click()
+    expect(viewer.locator("#form-error")).to_be_visible()
+    expect(reason).to_have_text("Sign in to view this shared chat.")  # still said
     log_in(viewer, email)
     expect(viewer).to_have_url(link["url"])
     expect(viewer.locator(".message-assistant")).to_contain_text("Echo: members only")
@@ -180,7 +189,7 @@ def test_anonymous_clone_logs_in_comes_back_and_asks(open_page: OpenPage,
     viewer, _ = open_page()
     viewer.goto(link["url"])
     viewer.get_by_role("button", name="Clone chat").click()
-    expect(viewer).to_have_url(f"{salon.url}/login?next=%2Fs%2F{link['share_id']}")
+    expect(viewer).to_have_url(f"{salon.url}/login?next=%2Fs%2F{link['share_id']}&reason=clone")
     log_in(viewer, email)
     expect(viewer).to_have_url(link["url"])
     question = viewer.get_by_role("region", name="Clone this chat into your account?")

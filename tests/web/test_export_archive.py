@@ -87,13 +87,17 @@ async def test_the_settings_page_imports_an_uploaded_file(alice: UserClient,
     broken["conversation"]["messages"][0]["role"] = "robot"
     body = json.dumps([json.loads(exported), broken]).encode()
     r = await upload(bob, "two.json", body)
-    assert r.status_code == 200
+    assert r.status_code == 303 and r.headers["location"] == "/settings"
+    r = await bob.http.get("/settings", headers={"Accept": "text/html"})
     assert "two.json: 1 imported, 0 already there, 1 failed." in r.text
     assert "Conversation #1: conversation.messages[0].role must be one of" in r.text
     titles = [c["title"] for c in (await bob.http.get("/api/v1/chats/")).json()]
     assert titles == ["from the settings page"]
-    r = await upload(bob, "two.json", body)
+    await upload(bob, "two.json", body)
+    r = await bob.http.get("/settings", headers={"Accept": "text/html"})
     assert "0 imported, 1 already there, 1 failed." in r.text
+    again = await bob.http.get("/settings", headers={"Accept": "text/html"})
+    assert "already there" not in again.text  # said once
 
 
 async def test_a_bad_upload_is_said_in_the_card(alice: UserClient) -> None:

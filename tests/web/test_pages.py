@@ -333,8 +333,9 @@ async def test_token_created_shown_once_and_revoked(
 ) -> None:
     csrf = await log_in(client, alice)
     r = await client.post("/settings/tokens", data={"name": "laptop", "csrf_token": csrf})
-    assert r.status_code == 200
-    secret = re.search(r'id="new-token" class="mono" readonly value="(salon_[^"]+)"', r.text)
+    assert r.status_code == 303 and r.headers["location"] == "/settings"  # a reload: no post
+    shown = await client.get("/settings", headers=HTML)
+    secret = re.search(r'id="new-token" class="mono" readonly value="(salon_[^"]+)"', shown.text)
     assert secret
     token = secret.group(1)
     me = await client.get("/api/v1/auths/", headers={"Authorization": f"Bearer {token}"})

@@ -194,7 +194,8 @@ async def test_login_required_sends_to_login_and_back(
 ) -> None:
     cid, link = await shared_chat(alice, "members", is_public=False)
     r = await page(client, link)
-    assert r.status_code == 303 and r.headers["location"] == f"/login?next=%2Fs%2F{link}"
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/login?next=%2Fs%2F{link}&reason=share"
     assert await views(alice, cid) == 0
     assert "Echo: members" in await page_ok(bob.http, link)
 
@@ -315,7 +316,8 @@ async def test_anonymous_press_logs_in_and_then_asks_before_cloning(
 ) -> None:
     cid, link = await shared_chat(alice, "clone me later")
     r = await press_clone(client, link)
-    assert r.status_code == 303 and r.headers["location"] == f"/login?next=%2Fs%2F{link}"
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/login?next=%2Fs%2F{link}&reason=clone"
     cookie = r.headers["set-cookie"]
     assert cookie.startswith("salon_clone_intent=") and f"Path=/s/{link}" in cookie
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie

@@ -30,34 +30,53 @@ router = APIRouter()
 
 NextField = Annotated[str, Form(alias="next", max_length=2000)]
 NextQuery = Annotated[str, Query(alias="next")]
+ReasonField = Annotated[str, Form(max_length=20)]
+# Why a page sent the visitor to log in (``?reason=``): the sentence shown above the form.
+# Only these keys are known; any other value shows nothing (the query is never shown).
+LOGIN_REASONS = {
+    "share": "Sign in to view this shared chat.",
+    "clone": "Sign in to clone this shared chat into your account.",
+}
+
+
+def login_form(
+    request: Request, ctx: Ctx, *, target: str, reason: str, status: int = 200, email: str = "",
+    error: str | None = None,
+) -> Response:
+    """The login page; ``reason`` picks the sentence above the form (unknown: none)."""
+    known = reason if reason in LOGIN_REASONS else ""
+    return render(request, "login.html", status=status, title="Log in", next=target,
+                  email=email, error=error, reason=known, reason_text=LOGIN_REASONS.get(known),
+                  signup_open=ctx.settings.enable_signup)
 
 
 @router.get("/login")
 async def login_page(
-    request: Request, ctx: Ctx, principal: OptionalPrincipal, next_url: NextQuery = "/"
+    request: Request, ctx: Ctx, principal: OptionalPrincipal, next_url: NextQuery = "/",
+    reason: str = "",
 ) -> Response:
     target = safe_next(next_url)
     if principal is not None:
         return redirect(target)
     if not await auth.has_users(ctx):
         return redirect(with_next("/signup", target))
-    return render(request, "login.html", title="Log in", next=target, email="", error=None,
-                  signup_open=ctx.settings.enable_signup)
+    return login_form(request, ctx, target=target, reason=reason)
 
 
 @router.post("/login")
 async def login_submit(
     request: Request, ctx: Ctx, email: FormText = "", password: FormText = "",
-    next_url: NextField = "/",
+    next_url: NextField = "/", reason: ReasonField = "",
 ) -> Response:
+    """Sign in and go on to ``next`` (303). A refusal re-renders the form with the API's
+    status; nothing was changed, so a reload that posts it again is harmless."""
     check_same_origin(request)
     target = safe_next(next_url)
     try:
         new = await auth.sign_in(ctx, email=email, password=password, client=client_key(request))
     except SalonError as exc:  # shown on the form, with the status the API would give
-        return render(request, "login.html", status=status_for(exc), title="Log in",
-                      next=target, email=email, error=exc.detail,
-                      signup_open=ctx.settings.enable_signup)
+        return login_form(request, ctx, target=target, reason=reason, status=status_for(exc),
+                          email=email, error=exc.detail)
     return signed_in_redirect(request, ctx, target, new.token)
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from salon.services.auth import Principal
+from salon.web.pages.error_text import error_context, seems_signed_in
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -45,22 +46,6 @@ def _environment() -> Environment:
     )
     env.filters["when"] = format_when
     return env
-
-ERROR_TITLES = {
-    400: "Bad request",
-    401: "Please sign in",
-    403: "Not allowed",
-    404: "Page not found",
-    405: "Not allowed",
-    409: "Conflict",
-    410: "Gone",
-    413: "Too large",
-    422: "Something is not right",
-    429: "Slow down",
-    500: "Something went wrong",
-    501: "Not available",
-    503: "Temporarily unavailable",
-}
 
 
 def csp_nonce(request: Request) -> str:
@@ -129,5 +114,5 @@ def render_error_page(
     if status == 401 and code in LOGIN_CODES and request.method in ("GET", "HEAD"):
         return redirect(login_url(request))
     return render(request, "error.html", status=status, headers=headers,
-                  title=ERROR_TITLES.get(status, "Error"), detail=detail, code=code,
-                  error_status=status)
+                  **error_context(status=status, code=code, detail=detail,
+                                  signed_in=seems_signed_in(request)))

@@ -4,10 +4,16 @@ create with the secret shown once, revoke).
 Plain forms with the session's CSRF token; ``static/app.js`` only adds the copy button and the
 confirmation before revoking. Each form's errors and notices are shown in its own card
 (``card`` names it).
+
+Post/redirect/get: a successful post answers ``303`` to ``/settings``, so a reload never posts
+again; what it shows once (a token's secret, a Telegram code, an import's report) rides there
+in the flash cookie (``web.pages.flash``). A refused post re-renders the page with its 4xx
+status and changed nothing, so re-posting it on reload is harmless.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Request, UploadFile
@@ -21,6 +27,7 @@ from salon.services.context import AppContext
 from salon.web.deps import Ctx, OptionalPrincipal, current_session_token
 from salon.web.errors import status_for
 from salon.web.pages.access import FormText, form_principal, to_login
+from salon.web.pages.flash import forget_flash, set_flash, take_flash
 from salon.web.pages.render import redirect, render
 
 router = APIRouter()
@@ -36,6 +43,10 @@ SAVED_NOTICES = {
     "password": "Password changed. Other devices were signed out.",
     "telegram": "Telegram was unlinked: the bot no longer answers for you.",
 }
+# An import's failures carried to the page after it (each reason cut to REASON_CHARS).
+MAX_SHOWN_FAILURES = 10
+REASON_CHARS = 150
+SETTINGS_PATH = "/settings"
 # The password field an error is about (the new password, unless named here).
 PASSWORD_ERROR_FIELDS = {
     "INCORRECT_PASSWORD": "current_password",
@@ -72,6 +83,11 @@ async def show_settings(
 ) -> Response:
     if principal is None:
         return await to_login(ctx, request)
+    flash = take_flash(request, ctx.settings)
+    if flash is not None:
+        response = await flashed_page(request, ctx, principal.user, flash)
+        forget_flash(response, request, ctx.settings, path=SETTINGS_PATH)
+        return response
     if saved is not None and saved in SAVED_NOTICES:
         return await settings_page(request, ctx, principal.user, card=saved,
                                    notice=SAVED_NOTICES[saved])
@@ -91,6 +107,39 @@ async def update_profile(
         return await settings_page(request, ctx, user, status=status_for(exc), card="profile",
                                    error=exc.detail, profile_name=name, invalid="name")
     return redirect("/settings?saved=profile")
+
+
+async def flashed_page(
+    request: Request, ctx: AppContext, user: User, flash: dict[str, Any]
+) -> Response:
+    """The page showing what a successful post handed over (``flashed_redirect``)."""
+    code = flash.get("telegram_code")
+    return await settings_page(
+        request, ctx, user, card=str(flash.get("card", "tokens")), notice=flash.get("notice"),
+        created=flash.get("created"), import_failures=flash.get("import_failures"),
+        telegram_code=telegram_links.LinkCode(
+            code=str(code["code"]), expires_at=datetime.fromisoformat(code["expires_at"]))
+        if isinstance(code, dict) else None)
+
+
+def flashed_redirect(request: Request, ctx: AppContext, values: dict[str, Any]) -> Response:
+    """303 to the settings page, which shows ``values`` once."""
+    response = redirect(SETTINGS_PATH)
+    set_flash(response, request, ctx.settings, path=SETTINGS_PATH, values=values)
+    return response
+
+
+def import_summary(filename: str, report: importing.ImportReport) -> dict[str, Any]:
+    """What the page says after an import: the counts, and the first failures."""
+    counts = (f"{len(report.imported)} imported, {len(report.skipped)} already there, "
+              f"{len(report.failed)} failed")
+    shown = report.failed[:MAX_SHOWN_FAILURES]
+    more = len(report.failed) - len(shown)
+    notice = f"{filename[:100]}: {counts}." + (f" The first {len(shown)} failures:" if more
+                                                 else "")
+    failures = [{"index": f.get("index"), "reason": str(f.get("reason", ""))[:REASON_CHARS]}
+                for f in shown]
+    return {"card": "chats", "notice": notice, "import_failures": failures}
 
 
 def check_confirmation(new_password: str, confirm_password: str) -> None:
@@ -136,11 +185,7 @@ async def import_chats(
                                    error=f"{file.filename} was not imported: {exc.detail}")
     finally:
         await file.close()
-    counts = (f"{len(report.imported)} imported, {len(report.skipped)} already there, "
-              f"{len(report.failed)} failed")
-    return await settings_page(request, ctx, user, card="chats",
-                               notice=f"{file.filename}: {counts}.",
-                               import_failures=report.failed)
+    return flashed_redirect(request, ctx, import_summary(file.filename, report))
 
 
 @router.post("/settings/tokens")
@@ -148,13 +193,15 @@ async def create_token(
     request: Request, ctx: Ctx, principal: OptionalPrincipal, name: FormText = "",
     csrf_token: FormText = "",
 ) -> Response:
-    """Create a token and show its secret on this response only (it is never stored)."""
+    """Create a token and show its secret once, on the page this redirects to (it is never
+    stored)."""
     user = form_principal(request, principal, csrf_token).user
     try:
         created = await auth.create_api_token(ctx, user, name=name)
     except SalonError as exc:  # shown next to the form
         return await settings_page(request, ctx, user, status=status_for(exc), error=exc.detail)
-    return await settings_page(request, ctx, user, created=created)
+    return flashed_redirect(request, ctx, {
+        "card": "tokens", "created": {"name": created["name"], "token": created["token"]}})
 
 
 @router.post("/settings/tokens/{token_id}/revoke")
@@ -171,10 +218,12 @@ async def revoke_token(
 async def create_telegram_code(
     request: Request, ctx: Ctx, principal: OptionalPrincipal, csrf_token: FormText = "",
 ) -> Response:
-    """A one-time code to send to the bot (``/link CODE``), shown on this response only."""
+    """A one-time code to send to the bot (``/link CODE``), shown once, on the page this
+    redirects to."""
     user = form_principal(request, principal, csrf_token).user
     code = await telegram_links.create_link_code(ctx, user)
-    return await settings_page(request, ctx, user, card="telegram", telegram_code=code)
+    return flashed_redirect(request, ctx, {"card": "telegram", "telegram_code": {
+        "code": code.code, "expires_at": code.expires_at.isoformat()}})
 
 
 @router.post("/settings/telegram/unlink")

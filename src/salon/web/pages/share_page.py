@@ -53,7 +53,8 @@ from salon.web.cookies import is_secure
 from salon.web.deps import Ctx, OptionalPrincipal, check_same_origin, client_key
 from salon.web.errors import status_for
 from salon.web.pages.access import FormText, form_principal
-from salon.web.pages.render import ERROR_TITLES, page_values, redirect, render
+from salon.web.pages.error_text import error_context, seems_signed_in
+from salon.web.pages.render import page_values, redirect, render
 from salon.web.pages.share_cache import (
     PageBytes,
     cached_headers,
@@ -97,9 +98,10 @@ def share_path(link: str) -> str:
     return f"/s/{quote(link, safe='')}"
 
 
-def login_to(link: str) -> str:
-    """The login page, coming back to the share."""
-    return f"/login?next={quote(share_path(link), safe='')}"
+def login_to(link: str, *, reason: str = "share") -> str:
+    """The login page, coming back to the share; ``reason`` (a key of the login page's
+    ``LOGIN_REASONS``) picks the sentence it shows above the form."""
+    return f"/login?next={quote(share_path(link), safe='')}&reason={reason}"
 
 
 # --- what the page shows -----------------------------------------------------------------------
@@ -246,8 +248,9 @@ def refusal_page(request: Request, link: str, exc: SalonError) -> Response:
     if "retry_after" in exc.extra:
         headers["Retry-After"] = str(exc.extra["retry_after"])
     return render(request, "share_error.html", status=status, headers=headers,
-                  title=ERROR_TITLES.get(status, "Error"), og_title=GENERIC_TITLE,
-                  detail=exc.detail, code=exc.code, error_status=status)
+                  og_title=GENERIC_TITLE,
+                  **error_context(status=status, code=exc.code, detail=exc.detail,
+                                  signed_in=seems_signed_in(request)))
 
 
 def preview_card(request: Request, link: str, title: str | None) -> Response:
@@ -362,7 +365,7 @@ async def _press_clone(request: Request, ctx: AppContext, share_id: str, press: 
             grant=grant_from(request), client=client_key(request))
     except SalonError as exc:
         return refusal_page(request, share_id, exc)
-    response = redirect(login_to(share.share_id))
+    response = redirect(login_to(share.share_id, reason="clone"))
     response.headers.update(NO_STORE)
     response.set_cookie(INTENT_COOKIE, intent, max_age=int(grants.INTENT_TTL.total_seconds()),
                         httponly=True, samesite="lax", secure=is_secure(request, ctx.settings),

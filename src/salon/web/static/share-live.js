@@ -18,6 +18,8 @@ const notice = document.getElementById("live-notice");
 const title = document.querySelector(".share-title");
 const link = main.dataset.link;
 const base = `/s/${encodeURIComponent(link)}`;
+// What goes when the link ends: the download links and the Clone forms (share.html).
+const CLOSED_CONTROLS = ".share-files, #clone-form, #clone-login, #clone-confirm";
 
 let count = Number(messages.dataset.count) || 0;
 let fetching = null;
@@ -149,6 +151,9 @@ function listen() {
     source.close();
     const { detail } = data(event);
     main.classList.add("share-closed");
+    // The link is over: its files and clones are refused now, so their controls go at once.
+    for (const control of main.querySelectorAll(CLOSED_CONTROLS)) control.remove();
+    for (const file of messages.querySelectorAll("a[download]")) file.replaceWith(file.textContent);
     say(detail || "This shared chat is no longer available.", { error: true });
   });
   source.addEventListener("reload", (event) => {
