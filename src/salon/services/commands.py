@@ -1,4 +1,7 @@
-"""The commands this server offers, and the tool a turn's command runs."""
+"""The commands this server offers, and the tool a turn's command runs.
+
+The image tool (and with it the HTTP client) loads when a command list or a tool is first
+asked for, not with the server (``tests/test_startup.py``)."""
 
 from __future__ import annotations
 
@@ -7,22 +10,25 @@ from collections.abc import AsyncIterator
 
 from salon.domain.commands import Command, commands_here
 from salon.llm.base import ChatMessage, GenerationParams
-from salon.services import web_fetch
 from salon.services.context import AppContext
 from salon.services.turns import Turn
 from salon.tools import ToolResult, ToolStatus
 from salon.tools.diagram import write_diagram
-from salon.tools.image import image_api, make_image
 
 
 def server_commands(ctx: AppContext) -> tuple[Command, ...]:
     """The commands with this server's settings (``/image`` needs an images API)."""
+    from salon.tools.image import image_api
+
     return commands_here({"image"} if image_api(ctx.settings) else set())
 
 
 def tool_for(ctx: AppContext, turn: Turn, messages: list[ChatMessage],
              params: GenerationParams) -> AsyncIterator[ToolStatus | ToolResult] | None:
     """The tool the turn's command runs (None: a plain answer)."""
+    from salon.services import web_fetch
+    from salon.tools.image import image_api, make_image
+
     name = turn.command.name if turn.command is not None else None
     api = image_api(ctx.settings)
     if name == "diagram":
