@@ -86,8 +86,9 @@ async def account(salon: str) -> AsyncIterator[Account]:
 async def link_code(account: Account) -> str:
     r = await account.http.post("/settings/telegram/code", data={"csrf_token": account.csrf},
                                 headers=HTML)
-    assert r.status_code == 200, r.text
-    match = re.search(r'value="/link ([A-Z0-9]+)"', r.text)
+    assert r.status_code == 303, r.text  # post/redirect/get: the code is on the next page
+    page = await account.http.get(r.headers["location"], headers=HTML)
+    match = re.search(r'value="/link ([A-Z0-9]+)"', page.text)
     assert match, "no link code on the page"
     return match.group(1)
 
